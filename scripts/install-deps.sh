@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dseek builds and tests with (run as root on a fresh machine).
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config
+          nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libcpp-httplib-dev
+          libgtest-dev libgmock-dev libbenchmark-dev python3-numpy curl)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

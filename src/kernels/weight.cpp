@@ -1,0 +1,23 @@
+#include "kernels/weight.h"
+
+#include "util/error.h"
+
+namespace dseek {
+
+Weight Weight::slice_rows(int64_t begin, int64_t count) const {
+  if (begin < 0 || count < 0 || begin + count > rows)
+    fail("row slice [{}, {}) is outside a weight of {} rows", begin, begin + count, rows);
+  Weight view = *this;
+  view.rows = count;
+  view.data = static_cast<const char*>(data) + begin * row_stride * static_cast<int64_t>(dtype_size(dtype));
+  view.row0 = row0 + begin;
+  return view;
+}
+
+int64_t Weight::bytes() const {
+  int64_t total = rows * cols * static_cast<int64_t>(dtype_size(dtype));
+  if (block_scale) total += ((rows + block_rows - 1) / block_rows) * scale_cols * 4;
+  return total;
+}
+
+}  // namespace dseek
