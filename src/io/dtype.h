@@ -1,4 +1,5 @@
-// Element types of stored tensors, named as safetensors names them.
+// Element types of stored tensors: the safetensors dtypes, and block-quantized formats
+// (GGML's), where a block of `block_elems` values is stored in `block_bytes` bytes.
 #pragma once
 
 #include <cstddef>
@@ -11,7 +12,10 @@ namespace dseek {
 enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, I8, I16, I32, I64, U8, BOOL };
 
 std::string_view dtype_name(DType dtype);
-std::optional<DType> parse_dtype(std::string_view name);
-size_t dtype_size(DType dtype);  // bytes per element
+std::optional<DType> parse_dtype(std::string_view name);  // safetensors names: "BF16", "F8_E4M3", ...
+size_t dtype_block_elems(DType dtype);                    // 1 for plain types
+size_t dtype_block_bytes(DType dtype);                    // bytes per element for plain types
+size_t dtype_size(DType dtype);                           // bytes per element; plain types only
+size_t row_bytes(DType dtype, int64_t elems);             // elems must be a whole number of blocks
 
 }  // namespace dseek

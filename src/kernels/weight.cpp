@@ -9,13 +9,13 @@ Weight Weight::slice_rows(int64_t begin, int64_t count) const {
     fail("row slice [{}, {}) is outside a weight of {} rows", begin, begin + count, rows);
   Weight view = *this;
   view.rows = count;
-  view.data = static_cast<const char*>(data) + begin * row_stride * static_cast<int64_t>(dtype_size(dtype));
+  view.data = static_cast<const char*>(data) + static_cast<int64_t>(row_bytes(dtype, begin * row_stride));
   view.row0 = row0 + begin;
   return view;
 }
 
 int64_t Weight::bytes() const {
-  int64_t total = rows * cols * static_cast<int64_t>(dtype_size(dtype));
+  int64_t total = rows * static_cast<int64_t>(row_bytes(dtype, cols));
   if (block_scale) total += ((rows + block_rows - 1) / block_rows) * scale_cols * 4;
   return total;
 }

@@ -13,7 +13,7 @@ struct Weight {
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;  // first row of this view
-  int64_t row_stride = 0;      // elements from one row to the next (== cols when dense)
+  int64_t row_stride = 0;      // elements from one row to the next (== cols when dense; whole blocks)
 
   // FP8 block scales (weight_scale_inv): the scale of element (r, c) is
   // block_scale[((row0 + r) / block_rows) * scale_cols + c / block_cols].
