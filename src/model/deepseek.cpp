@@ -1,0 +1,313 @@
+#include "model/deepseek.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+
+#include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
+#include "util/error.h"
+
+namespace dseek {
+namespace {
+
+using Buffer = std::vector<float>;
+
+// y = x / rms(x) * gain, over rows of width n.
+void rms_norm(const float* x, int64_t rows, int64_t n, const std::vector<float>& gain, double eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xr[i]) * xr[i];
+    float scale = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
+    for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * scale * gain[i];
+  }
+}
+
+void add_in_place(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+// SwiGLU feed-forward: down(silu(gate(x)) * up(x)) on n rows.
+void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) {
+  int64_t inner = w.gate.rows;
+  Buffer g(n * inner), u(n * inner);
+  matmul(x, n, w.gate, g.data());
+  matmul(x, n, w.up, u.data());
+  for (int64_t i = 0; i < n * inner; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  matmul(g.data(), n, w.down, out);
+}
+
+// Indices of the k largest values, largest first; ties go to the lower index.
+std::vector<int> top_k(const std::vector<float>& values, int k) {
+  std::vector<int> order(values.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int a, int b) { return values[a] > values[b] || (values[a] == values[b] && a < b); });
+  order.resize(k);
+  return order;
+}
+
+}  // namespace
+
+Route gate(const ModelConfig& c, const float* logits, const std::vector<float>& score_bias) {
+  int n = c.n_routed_experts;
+  std::vector<float> scores(logits, logits + n);
+  if (c.scoring_func == ScoringFunc::Softmax) {
+    float max = *std::max_element(scores.begin(), scores.end());
+    double sum = 0;
+    for (float& s : scores) sum += (s = std::exp(s - max));
+    for (float& s : scores) s = static_cast<float>(s / sum);
+  } else {
+    for (float& s : scores) s = 1.0f / (1.0f + std::exp(-s));
+  }
+  // The correction bias only chooses the experts; their weights come from the plain scores.
+  std::vector<float> choice = scores;
+  if (!score_bias.empty())
+    for (int e = 0; e < n; ++e) choice[e] += score_bias[e];
+  if (c.topk_method != TopkMethod::Greedy && c.n_group > 1) {
+    int per_group = n / c.n_group;
+    std::vector<float> group_scores(c.n_group);
+    for (int g = 0; g < c.n_group; ++g) {
+      std::vector<float> members(choice.begin() + g * per_group, choice.begin() + (g + 1) * per_group);
+      if (c.topk_method == TopkMethod::NoauxTc) {
+        std::vector<int> best = top_k(members, 2);
+        group_scores[g] = members[best[0]] + members[best[1]];
+      } else {
+        group_scores[g] = *std::max_element(members.begin(), members.end());
+      }
+    }
+    std::vector<uint8_t> keep(c.n_group, 0);
+    for (int g : top_k(group_scores, c.topk_group)) keep[g] = 1;
+    for (int e = 0; e < n; ++e)
+      if (!keep[e / per_group]) choice[e] = -std::numeric_limits<float>::infinity();
+  }
+  Route route;
+  route.experts = top_k(choice, c.num_experts_per_tok);
+  for (int e : route.experts) route.weights.push_back(scores[e]);
+  if (c.norm_topk_prob) {
+    float sum = std::accumulate(route.weights.begin(), route.weights.end(), 0.0f);
+    for (float& w : route.weights) w /= sum;
+  }
+  for (float& w : route.weights) w *= static_cast<float>(c.routed_scaling_factor);
+  return route;
+}
+
+namespace {
+
+// DeepSeekMoE: each token's routed experts, weighted, plus the shared experts. Tokens are
+// grouped by expert so that each expert runs one matrix product over all of its tokens.
+void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, float* out) {
+  int64_t d = c.hidden_size;
+  Buffer logits(n * c.n_routed_experts);
+  matmul(x, n, w.router, logits.data());
+  std::vector<std::vector<std::pair<int64_t, float>>> by_expert(c.n_routed_experts);
+  for (int64_t t = 0; t < n; ++t) {
+    Route route = gate(c, logits.data() + t * c.n_routed_experts, w.score_bias);
+    for (size_t k = 0; k < route.experts.size(); ++k) by_expert[route.experts[k]].emplace_back(t, route.weights[k]);
+  }
+  std::fill(out, out + n * d, 0.0f);
+  Buffer xs, ys;
+  for (int e = 0; e < c.n_routed_experts; ++e) {
+    const auto& tokens = by_expert[e];
+    if (tokens.empty()) continue;
+    int64_t m = static_cast<int64_t>(tokens.size());
+    xs.resize(m * d);
+    ys.resize(m * d);
+    for (int64_t i = 0; i < m; ++i) std::copy_n(x + tokens[i].first * d, d, xs.data() + i * d);
+    mlp(w.experts[e], xs.data(), m, ys.data());
+    for (int64_t i = 0; i < m; ++i) {
+      float* o = out + tokens[i].first * d;
+      for (int64_t j = 0; j < d; ++j) o[j] += tokens[i].second * ys[i * d + j];
+    }
+  }
+  if (w.shared) {
+    ys.resize(n * d);
+    mlp(*w.shared, x, n, ys.data());
+    add_in_place(out, ys.data(), n * d);
+  }
+}
+
+// Multi-head latent attention in absorbed form. Keys and values are never decompressed:
+// each head's query is folded through the key half of kv_b into the latent space, attends
+// over cached latents and rope keys, and the result is lifted by the value half of kv_b.
+void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float* x, const Batch& batch,
+         const Rope::Table& rope, KvCache& cache, float* out) {
+  const int64_t n = batch.size(), heads = c.num_attention_heads;
+  const int64_t nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim, qk = c.qk_head_dim();
+  const int64_t v_dim = c.v_head_dim, rank = c.kv_lora_rank, width = rank + rope_dim;
+
+  Buffer q(n * heads * qk);
+  if (c.q_lora_rank > 0) {
+    Buffer qa(n * c.q_lora_rank);
+    matmul(x, n, a.q_a, qa.data());
+    rms_norm(qa.data(), n, c.q_lora_rank, a.q_a_norm, c.rms_norm_eps, qa.data());
+    matmul(qa.data(), n, a.q_b, q.data());
+  } else {
+    matmul(x, n, a.q, q.data());
+  }
+
+  // The cache row of each token: its normalized latent and its rotated rope key.
+  Buffer kv(n * width);
+  matmul(x, n, a.kv_a, kv.data());
+  for (int64_t t = 0; t < n; ++t) {
+    float* row = cache.row(layer, batch.sequences[t], batch.positions[t]);
+    rms_norm(kv.data() + t * width, 1, rank, a.kv_a_norm, c.rms_norm_eps, row);
+    std::copy_n(kv.data() + t * width + rank, rope_dim, row + rank);
+    Rope::rotate(row + rank, rope, t);
+  }
+
+  // Queries in cache space, one row per (token, head): [q_nope · W_uk, rotated q_pe].
+  Buffer q_latent(n * heads * width);
+  ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
+    Buffer q_nope(n * nope), folded(n * rank);
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      for (int64_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * heads + h) * qk, nope, q_nope.data() + t * nope);
+      matmul_rows(q_nope.data(), n, a.kv_b.slice_rows(h * (nope + v_dim), nope), folded.data());
+      for (int64_t t = 0; t < n; ++t) {
+        float* row = q_latent.data() + (t * heads + h) * width;
+        std::copy_n(folded.data() + t * rank, rank, row);
+        std::copy_n(q.data() + (t * heads + h) * qk + nope, rope_dim, row + rank);
+        Rope::rotate(row + rank, rope, t);
+      }
+    }
+  });
+
+  // Attention of each sequence's tokens over that sequence's cache, page by page.
+  Buffer o_latent(n * heads * rank);
+  std::map<int, std::vector<int64_t>> by_sequence;
+  for (int64_t t = 0; t < n; ++t) by_sequence[batch.sequences[t]].push_back(t);
+  const float scale = static_cast<float>(c.softmax_scale());
+  const int64_t page_tokens = cache.page_tokens();
+  for (const auto& [sequence, tokens] : by_sequence) {
+    int64_t rows = static_cast<int64_t>(tokens.size()) * heads, length = 0;
+    for (int64_t t : tokens) length = std::max(length, batch.positions[t] + 1);
+    Buffer queries(rows * width), scores(rows * length), part, o(rows * rank, 0.0f);
+    for (size_t i = 0; i < tokens.size(); ++i)
+      std::copy_n(q_latent.data() + tokens[i] * heads * width, heads * width, queries.data() + i * heads * width);
+    auto page_view = [&](int64_t p, int64_t cols) {
+      Weight w;
+      w.dtype = DType::F32;
+      w.rows = std::min(page_tokens, length - p * page_tokens);
+      w.cols = cols;
+      w.data = cache.page(layer, sequence, p);
+      w.row_stride = width;
+      return w;
+    };
+    int64_t pages = (length + page_tokens - 1) / page_tokens;
+    for (int64_t p = 0; p < pages; ++p) {
+      Weight keys = page_view(p, width);
+      part.resize(rows * keys.rows);
+      matmul(queries.data(), rows, keys, part.data());
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(part.data() + r * keys.rows, keys.rows, scores.data() + r * length + p * page_tokens);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* s = scores.data() + r * length;
+      int64_t visible = batch.positions[tokens[r / heads]] + 1;  // causal: positions up to its own
+      float max = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < visible; ++j) max = std::max(max, s[j] *= scale);
+      double sum = 0;
+      for (int64_t j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - max));
+      for (int64_t j = 0; j < visible; ++j) s[j] = static_cast<float>(s[j] / sum);
+      std::fill(s + visible, s + length, 0.0f);
+    }
+    Buffer probs, lifted(rows * rank);
+    for (int64_t p = 0; p < pages; ++p) {
+      Weight values = page_view(p, rank);
+      probs.resize(rows * values.rows);
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(scores.data() + r * length + p * page_tokens, values.rows, probs.data() + r * values.rows);
+      matmul_rows(probs.data(), rows, values, lifted.data());
+      add_in_place(o.data(), lifted.data(), rows * rank);
+    }
+    for (size_t i = 0; i < tokens.size(); ++i)
+      std::copy_n(o.data() + i * heads * rank, heads * rank, o_latent.data() + tokens[i] * heads * rank);
+  }
+
+  // Lift each head's attended latent by its value rows of kv_b, then project out.
+  Buffer heads_out(n * heads * v_dim);
+  ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
+    Buffer latent(n * rank), value(n * v_dim);
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      for (int64_t t = 0; t < n; ++t)
+        std::copy_n(o_latent.data() + (t * heads + h) * rank, rank, latent.data() + t * rank);
+      matmul(latent.data(), n, a.kv_b.slice_rows(h * (nope + v_dim) + nope, v_dim), value.data());
+      for (int64_t t = 0; t < n; ++t)
+        std::copy_n(value.data() + t * v_dim, v_dim, heads_out.data() + (t * heads + h) * v_dim);
+    }
+  });
+  matmul(heads_out.data(), n, a.o, out);
+}
+
+// One transformer block: x + attn(norm(x)), then + ffn(norm(x)).
+void block(const ModelConfig& c, const LayerWeights& l, int layer, float* h, const Batch& batch,
+           const Rope::Table& rope, KvCache& cache) {
+  const int64_t n = batch.size(), d = c.hidden_size;
+  Buffer normed(n * d), delta(n * d);
+  rms_norm(h, n, d, l.attn_norm, c.rms_norm_eps, normed.data());
+  mla(c, l.attn, layer, normed.data(), batch, rope, cache, delta.data());
+  add_in_place(h, delta.data(), n * d);
+  rms_norm(h, n, d, l.ffn_norm, c.rms_norm_eps, normed.data());
+  if (l.moe) moe(c, *l.moe, normed.data(), n, delta.data());
+  else mlp(*l.mlp, normed.data(), n, delta.data());
+  add_in_place(h, delta.data(), n * d);
+}
+
+}  // namespace
+
+std::unique_ptr<DeepSeekModel> DeepSeekModel::load(const std::string& model_dir) {
+  ModelConfig config = load_model_config(model_dir);
+  std::unique_ptr<DeepSeekModel> model(new DeepSeekModel(config));
+  model->checkpoint_ = Checkpoint::open(model_dir);
+  const Checkpoint& ckpt = *model->checkpoint_;
+  model->weights_ = bind_weights(
+      config, [&](const std::string& name, const std::vector<int64_t>&) { return ckpt.find(name); }, model_dir);
+  return model;
+}
+
+std::unique_ptr<DeepSeekModel> DeepSeekModel::random(const ModelConfig& config, DType dtype, uint64_t seed) {
+  ModelConfig c = config;
+  c.num_nextn_predict_layers = 0;  // speculative decoding with random weights measures nothing
+  c.fp8_weights = dtype == DType::F8_E4M3;
+  std::unique_ptr<DeepSeekModel> model(new DeepSeekModel(c));
+  model->random_ = std::make_unique<RandomWeights>(c, dtype, seed);
+  RandomWeights& source = *model->random_;
+  model->weights_ = bind_weights(
+      c, [&](const std::string& name, const std::vector<int64_t>& shape) { return source.get(name, shape); },
+      "random weights");
+  return model;
+}
+
+KvCache DeepSeekModel::make_cache(int64_t capacity_tokens) const {
+  return KvCache(config_.num_hidden_layers, config_.kv_lora_rank + config_.qk_rope_head_dim, capacity_tokens);
+}
+
+std::vector<float> DeepSeekModel::forward(const Batch& batch, KvCache& cache) const {
+  const ModelConfig& c = config_;
+  const int64_t n = batch.size(), d = c.hidden_size;
+  for (int64_t t = 0; t < n; ++t) {
+    if (batch.tokens[t] < 0 || batch.tokens[t] >= c.vocab_size)
+      fail("token id {} is outside the vocabulary [0, {})", batch.tokens[t], c.vocab_size);
+    if (batch.positions[t] < 0 || batch.positions[t] >= c.max_position_embeddings)
+      fail("position {} is outside the model's context [0, {})", batch.positions[t], c.max_position_embeddings);
+  }
+  Buffer h(n * d);
+  for (int64_t t = 0; t < n; ++t) dequantize_rows(weights_.embed, batch.tokens[t], 1, h.data() + t * d);
+  Rope::Table rope = rope_.table(batch.positions);
+  for (int l = 0; l < c.num_hidden_layers; ++l) block(c, weights_.layers[l], l, h.data(), batch, rope, cache);
+
+  std::vector<int64_t> wanted;
+  for (int64_t t = 0; t < n; ++t)
+    if (batch.want_logits[t]) wanted.push_back(t);
+  int64_t m = static_cast<int64_t>(wanted.size());
+  Buffer normed(m * d), logits(m * c.vocab_size);
+  for (int64_t i = 0; i < m; ++i)
+    rms_norm(h.data() + wanted[i] * d, 1, d, weights_.final_norm, c.rms_norm_eps, normed.data() + i * d);
+  matmul(normed.data(), m, weights_.lm_head, logits.data());
+  return logits;
+}
+
+}  // namespace dseek

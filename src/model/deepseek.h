@@ -1,0 +1,55 @@
+// The DeepSeek-V2/V3 transformer: embedding, blocks of MLA attention and a dense or MoE
+// feed-forward, final norm, output head. One forward() serves prefill, decode and mixed batches.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/checkpoint.h"
+#include "model/config.h"
+#include "model/random_weights.h"
+#include "model/rope.h"
+#include "model/weights.h"
+#include "runtime/batch.h"
+#include "runtime/kv_cache.h"
+
+namespace dseek {
+
+class DeepSeekModel {
+ public:
+  // A Hugging Face model directory: config.json and safetensors weights, used in place.
+  static std::unique_ptr<DeepSeekModel> load(const std::string& model_dir);
+  // Random weights in `dtype` for an architecture (see model/presets.h), without files.
+  static std::unique_ptr<DeepSeekModel> random(const ModelConfig& config, DType dtype, uint64_t seed);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // A KV cache shaped for this model, holding `capacity_tokens` tokens over all sequences.
+  KvCache make_cache(int64_t capacity_tokens) const;
+
+  // Runs every token of the batch, storing its latents in `cache` (whose sequences must have
+  // room for the positions). Returns logits [tokens with want_logits, vocab], in batch order.
+  std::vector<float> forward(const Batch& batch, KvCache& cache) const;
+
+ private:
+  explicit DeepSeekModel(const ModelConfig& config) : config_(config), rope_(config) {}
+
+  ModelConfig config_;
+  Rope rope_;
+  std::unique_ptr<Checkpoint> checkpoint_;       // the mapped files of a loaded model
+  std::unique_ptr<RandomWeights> random_;        // or the weights of a random one
+  ModelWeights weights_;
+};
+
+// The routing decision of one token: which experts, with which weights.
+struct Route {
+  std::vector<int> experts;
+  std::vector<float> weights;
+};
+
+// DeepSeekMoE's gate on one token's router logits [n_routed_experts].
+Route gate(const ModelConfig& config, const float* logits, const std::vector<float>& score_bias);
+
+}  // namespace dseek

@@ -1,0 +1,112 @@
+#include "model/random_weights.h"
+
+#include <cmath>
+
+#include "kernels/convert.h"
+#include "kernels/thread_pool.h"
+#include "util/error.h"
+
+namespace dseek {
+namespace {
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint64_t hash_name(const std::string& name) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Fills n values uniform in [center - spread, center + spread], in parallel, reproducibly.
+template <typename Store>
+void fill_uniform(int64_t n, uint64_t seed, float center, float spread, Store store) {
+  constexpr int64_t kChunk = 1 << 16;
+  ThreadPool::global().parallel_for((n + kChunk - 1) / kChunk, [&](int, int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      uint64_t state = seed ^ (static_cast<uint64_t>(chunk) * 0x632be59bd9b4e019ull);
+      for (int64_t i = chunk * kChunk; i < std::min(n, (chunk + 1) * kChunk); ++i) {
+        float u = static_cast<float>(splitmix64(state) >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+        store(i, center + spread * (2.0f * u - 1.0f));
+      }
+    }
+  });
+}
+
+}  // namespace
+
+RandomWeights::RandomWeights(const ModelConfig& config, DType dtype, uint64_t seed)
+    : config_(config), dtype_(dtype), seed_(seed) {
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16 && dtype != DType::F8_E4M3)
+    fail("random weights: unsupported dtype {} (use F32, F16, BF16 or F8_E4M3)", dtype_name(dtype));
+}
+
+TensorView& RandomWeights::make(const std::string& name, DType dtype, const std::vector<int64_t>& shape) {
+  Owned& t = tensors_[name];
+  t.view.name = name;
+  t.view.file = "random weights";
+  t.view.dtype = dtype;
+  t.view.shape = shape;
+  t.view.nbytes = static_cast<size_t>(t.view.numel()) * dtype_size(dtype);
+  t.bytes.reset(new unsigned char[t.view.nbytes]);  // uninitialized: filled below
+  t.view.data = t.bytes.get();
+  return t.view;
+}
+
+const TensorView* RandomWeights::get(const std::string& name, const std::vector<int64_t>& shape) {
+  if (auto it = tensors_.find(name); it != tensors_.end()) return &it->second.view;
+  uint64_t seed = seed_ ^ hash_name(name);
+  if (shape.size() == 1) {
+    // Norm gains near 1; the routing bias small, as trained models have them.
+    bool bias = ends_with(name, "e_score_correction_bias");
+    TensorView& v = make(name, DType::F32, shape);
+    float* out = static_cast<float*>(const_cast<void*>(v.data));
+    fill_uniform(shape[0], seed, bias ? 0.0f : 1.0f, bias ? 0.05f : 0.1f, [&](int64_t i, float x) { out[i] = x; });
+    return &v;
+  }
+  if (shape.size() != 2 || ends_with(name, "_scale_inv")) return nullptr;
+  bool embedding = ends_with(name, "embed_tokens.weight");
+  bool router = ends_with(name, "mlp.gate.weight");
+  bool keep_bf16 = embedding || router || name == "lm_head.weight";
+  DType dtype = (dtype_ == DType::F8_E4M3 && keep_bf16) ? DType::BF16 : dtype_;
+  // Unit-variance inputs give unit-variance outputs: uniform of variance 1/K (gain 2 for the router).
+  float spread = embedding ? std::sqrt(3.0f) : (router ? 2.0f : 1.0f) * std::sqrt(3.0f / shape[1]);
+  TensorView& v = make(name, dtype, shape);
+  void* data = const_cast<void*>(v.data);
+  int64_t n = v.numel();
+  switch (dtype) {
+    case DType::F32:
+      fill_uniform(n, seed, 0, spread, [&](int64_t i, float x) { static_cast<float*>(data)[i] = x; });
+      break;
+    case DType::F16:
+      fill_uniform(n, seed, 0, spread, [&](int64_t i, float x) { static_cast<uint16_t*>(data)[i] = f32_to_f16(x); });
+      break;
+    case DType::BF16:
+      fill_uniform(n, seed, 0, spread, [&](int64_t i, float x) { static_cast<uint16_t*>(data)[i] = f32_to_bf16(x); });
+      break;
+    default: {
+      // E4M3 codes of magnitude 0.5..3.75 with random signs, and one scale per 128x128 block.
+      fill_uniform(n, seed, 0, 1.0f, [&](int64_t i, float x) {
+        uint32_t bits = std::bit_cast<uint32_t>(x);
+        uint8_t exponent = static_cast<uint8_t>(6 + (bits >> 3) % 3), mantissa = bits & 7;
+        static_cast<uint8_t*>(data)[i] = static_cast<uint8_t>((x < 0 ? 0x80 : 0) | (exponent << 3) | mantissa);
+      });
+      int64_t br = config_.weight_block_rows, bc = config_.weight_block_cols;
+      TensorView& scale = make(name + "_scale_inv", DType::F32, {(shape[0] + br - 1) / br, (shape[1] + bc - 1) / bc});
+      float* s = static_cast<float*>(const_cast<void*>(scale.data));
+      for (int64_t i = 0; i < scale.numel(); ++i) s[i] = spread / (std::sqrt(3.0f) * 1.9f);
+      break;
+    }
+  }
+  return &v;
+}
+
+}  // namespace dseek

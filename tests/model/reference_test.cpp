@@ -1,0 +1,139 @@
+// The forward pass against DeepSeek's reference implementation (../shared/fixtures/models).
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "io/safetensors.h"
+#include "model/deepseek.h"
+
+namespace dseek {
+namespace {
+
+struct Reference {
+  explicit Reference(const std::string& dir) : file(dir + "/reference.safetensors") {}
+  const TensorView& get(const std::string& name) const {
+    for (const TensorView& t : file.tensors())
+      if (t.name == name) return t;
+    throw std::runtime_error("reference has no " + name);
+  }
+  std::vector<int32_t> ids(const std::string& name) const {
+    const TensorView& t = get(name);
+    const int32_t* p = static_cast<const int32_t*>(t.data);
+    return {p, p + t.numel()};
+  }
+  const float* floats(const std::string& name) const { return static_cast<const float*>(get(name).data); }
+  SafetensorsFile file;
+};
+
+double relative_l2(const float* got, const float* want, int64_t n) {
+  double diff = 0, norm = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    diff += (static_cast<double>(got[i]) - want[i]) * (static_cast<double>(got[i]) - want[i]);
+    norm += static_cast<double>(want[i]) * want[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+int64_t argmax(const float* x, int64_t n) { return std::max_element(x, x + n) - x; }
+
+class ReferenceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = std::string(DSEEK_FIXTURES) + "/models/" + GetParam();
+    model_ = DeepSeekModel::load(dir_);
+    reference_ = std::make_unique<Reference>(dir_);
+  }
+  int64_t vocab() const { return model_->config().vocab_size; }
+
+  std::string dir_;
+  std::unique_ptr<DeepSeekModel> model_;
+  std::unique_ptr<Reference> reference_;
+};
+
+TEST_P(ReferenceTest, PrefillLogitsMatchAtEveryPosition) {
+  for (int k = 0; k < 4; ++k) {
+    std::string p = "p" + std::to_string(k);
+    std::vector<int32_t> tokens = reference_->ids(p + ".tokens");
+    KvCache cache = model_->make_cache(tokens.size());
+    int seq = cache.add_sequence();
+    cache.reserve(seq, tokens.size());
+    Batch batch;
+    for (size_t t = 0; t < tokens.size(); ++t) batch.add(tokens[t], t, seq, true);
+    std::vector<float> logits = model_->forward(batch, cache);
+    const float* want = reference_->floats(p + ".logits");
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      EXPECT_LE(relative_l2(logits.data() + t * vocab(), want + t * vocab(), vocab()), 1e-4) << p << " position " << t;
+      EXPECT_EQ(argmax(logits.data() + t * vocab(), vocab()), argmax(want + t * vocab(), vocab())) << p << " position " << t;
+    }
+  }
+}
+
+TEST_P(ReferenceTest, IncrementalGreedyDecodingMatches) {
+  for (int k = 0; k < 4; ++k) {
+    std::string p = "p" + std::to_string(k);
+    std::vector<int32_t> tokens = reference_->ids(p + ".tokens");
+    std::vector<int32_t> greedy = reference_->ids(p + ".greedy");
+    const float* want = reference_->floats(p + ".greedy_logits");
+    KvCache cache = model_->make_cache(tokens.size() + greedy.size());
+    int seq = cache.add_sequence();
+    cache.reserve(seq, tokens.size() + greedy.size());
+    Batch batch;
+    for (size_t t = 0; t + 1 < tokens.size(); ++t) batch.add(tokens[t], t, seq, false);
+    if (batch.size() > 0) model_->forward(batch, cache);
+    int32_t next = tokens.back();
+    int64_t position = static_cast<int64_t>(tokens.size()) - 1;
+    for (size_t g = 0; g < greedy.size(); ++g) {
+      batch.clear();
+      batch.add(next, position++, seq, true);
+      std::vector<float> logits = model_->forward(batch, cache);
+      EXPECT_LE(relative_l2(logits.data(), want + g * vocab(), vocab()), 1e-4) << p << " step " << g;
+      next = static_cast<int32_t>(argmax(logits.data(), vocab()));
+      ASSERT_EQ(next, greedy[g]) << p << " step " << g;
+    }
+  }
+}
+
+TEST_P(ReferenceTest, OnePassPrefillAgreesWithPrefillThenDecode) {
+  std::vector<int32_t> tokens = reference_->ids("p2.tokens");
+  int64_t n = static_cast<int64_t>(tokens.size());
+  KvCache cache = model_->make_cache(2 * 256);
+  int whole = cache.add_sequence(), split = cache.add_sequence();
+  cache.reserve(whole, n);
+  cache.reserve(split, n);
+  Batch batch;
+  for (int64_t t = 0; t < n; ++t) batch.add(tokens[t], t, whole, t == n - 1);
+  std::vector<float> one_pass = model_->forward(batch, cache);
+  batch.clear();
+  for (int64_t t = 0; t < n - 1; ++t) batch.add(tokens[t], t, split, false);
+  model_->forward(batch, cache);
+  batch.clear();
+  batch.add(tokens[n - 1], n - 1, split, true);
+  std::vector<float> stepped = model_->forward(batch, cache);
+  EXPECT_LE(relative_l2(stepped.data(), one_pass.data(), vocab()), 1e-5);
+}
+
+TEST_P(ReferenceTest, MixedBatchOfSequencesMatchesEachAlone) {
+  // A continuous-batching step: one sequence decoding while another prefills.
+  std::vector<int32_t> a = reference_->ids("p1.tokens"), b = reference_->ids("p2.tokens");
+  KvCache cache = model_->make_cache(2 * 256);
+  int sa = cache.add_sequence(), sb = cache.add_sequence();
+  cache.reserve(sa, a.size());
+  cache.reserve(sb, b.size());
+  Batch batch;
+  for (size_t t = 0; t + 1 < a.size(); ++t) batch.add(a[t], t, sa, false);
+  model_->forward(batch, cache);
+  batch.clear();
+  batch.add(a.back(), a.size() - 1, sa, true);
+  for (size_t t = 0; t < b.size(); ++t) batch.add(b[t], t, sb, true);
+  std::vector<float> logits = model_->forward(batch, cache);
+  EXPECT_LE(relative_l2(logits.data(), reference_->floats("p1.logits") + (a.size() - 1) * vocab(), vocab()), 1e-4);
+  for (size_t t = 0; t < b.size(); ++t)
+    EXPECT_LE(relative_l2(logits.data() + (t + 1) * vocab(), reference_->floats("p2.logits") + t * vocab(), vocab()), 1e-4)
+        << "position " << t;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceTest, ::testing::Values("v2-lite-tiny", "v3-tiny-fp8"));
+
+}  // namespace
+}  // namespace dseek
