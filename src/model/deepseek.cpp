@@ -165,7 +165,8 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
     Buffer q_nope(n * nope), folded(n * rank);
     for (int64_t h = h_begin; h < h_end; ++h) {
       for (int64_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * heads + h) * qk, nope, q_nope.data() + t * nope);
-      matmul_rows(q_nope.data(), n, a.kv_b.slice_rows(h * (nope + v_dim), nope), folded.data());
+      if (a.k_b.data) matmul(q_nope.data(), n, a.k_b.slice_rows(h * rank, rank), folded.data());
+      else matmul_rows(q_nope.data(), n, a.kv_b.slice_rows(h * (nope + v_dim), nope), folded.data());
       for (int64_t t = 0; t < n; ++t) {
         float* row = q_latent.data() + (t * heads + h) * width;
         std::copy_n(folded.data() + t * rank, rank, row);
@@ -234,7 +235,8 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
     for (int64_t h = h_begin; h < h_end; ++h) {
       for (int64_t t = 0; t < n; ++t)
         std::copy_n(o_latent.data() + (t * heads + h) * rank, rank, latent.data() + t * rank);
-      matmul(latent.data(), n, a.kv_b.slice_rows(h * (nope + v_dim) + nope, v_dim), value.data());
+      Weight lift = a.v_b.data ? a.v_b.slice_rows(h * v_dim, v_dim) : a.kv_b.slice_rows(h * (nope + v_dim) + nope, v_dim);
+      matmul(latent.data(), n, lift, value.data());
       for (int64_t t = 0; t < n; ++t)
         std::copy_n(value.data() + t * v_dim, v_dim, heads_out.data() + (t * heads + h) * v_dim);
     }
@@ -258,26 +260,60 @@ void block(const ModelConfig& c, const LayerWeights& l, int layer, float* h, con
 
 }  // namespace
 
-std::unique_ptr<DeepSeekModel> DeepSeekModel::load(const std::string& model_dir) {
+namespace {
+
+// Reads one byte of every page so the kernel maps the file in now, not during a request.
+void fault_in(const Checkpoint& checkpoint, const LoadProgress& progress) {
+  std::vector<const TensorView*> tensors;
+  int64_t total = 0, done = 0, reported = 0;
+  for (const std::string& name : checkpoint.names()) {
+    tensors.push_back(&checkpoint.get(name));
+    total += static_cast<int64_t>(tensors.back()->nbytes);
+  }
+  constexpr int64_t kPage = 4096, kReportEvery = 64 << 20;
+  for (const TensorView* t : tensors) {
+    const volatile unsigned char* bytes = static_cast<const unsigned char*>(t->data);
+    for (size_t offset = 0; offset < t->nbytes; offset += kPage) (void)bytes[offset];
+    done += static_cast<int64_t>(t->nbytes);
+    if (done - reported >= kReportEvery) {
+      progress(done, total);
+      reported = done;
+    }
+  }
+  progress(total, total);
+}
+
+}  // namespace
+
+std::unique_ptr<DeepSeekModel> DeepSeekModel::load(const std::string& model_dir, const LoadProgress& progress) {
   ModelConfig config = load_model_config(model_dir);
   std::unique_ptr<DeepSeekModel> model(new DeepSeekModel(config));
   model->checkpoint_ = Checkpoint::open(model_dir);
   const Checkpoint& ckpt = *model->checkpoint_;
   model->weights_ = bind_weights(
       config, [&](const std::string& name, const std::vector<int64_t>&) { return ckpt.find(name); }, model_dir);
+  if (progress) fault_in(ckpt, progress);
   return model;
 }
 
-std::unique_ptr<DeepSeekModel> DeepSeekModel::random(const ModelConfig& config, DType dtype, uint64_t seed) {
+std::unique_ptr<DeepSeekModel> DeepSeekModel::random(const ModelConfig& config, DType dtype, uint64_t seed,
+                                                     const LoadProgress& progress) {
   ModelConfig c = config;
   c.num_nextn_predict_layers = 0;  // speculative decoding with random weights measures nothing
   c.fp8_weights = dtype == DType::F8_E4M3;
   std::unique_ptr<DeepSeekModel> model(new DeepSeekModel(c));
   model->random_ = std::make_unique<RandomWeights>(c, dtype, seed);
   RandomWeights& source = *model->random_;
+  int64_t total = c.parameter_count(false) * static_cast<int64_t>(dtype_size(dtype)), done = 0;
   model->weights_ = bind_weights(
-      c, [&](const std::string& name, const std::vector<int64_t>& shape) { return source.get(name, shape); },
+      c,
+      [&](const std::string& name, const std::vector<int64_t>& shape) {
+        const TensorView* t = source.get(name, shape);
+        if (t && progress) progress(std::min(done += static_cast<int64_t>(t->nbytes), total), total);
+        return t;
+      },
       "random weights");
+  if (progress) progress(total, total);
   return model;
 }
 

@@ -2,6 +2,7 @@
 // feed-forward, final norm, output head. One forward() serves prefill, decode and mixed batches.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,12 +17,17 @@
 
 namespace dseek {
 
+// Reports loading as bytes done of a total, now and then and once at the end.
+using LoadProgress = std::function<void(int64_t done_bytes, int64_t total_bytes)>;
+
 class DeepSeekModel {
  public:
-  // A Hugging Face model directory: config.json and safetensors weights, used in place.
-  static std::unique_ptr<DeepSeekModel> load(const std::string& model_dir);
+  // A Hugging Face model directory: config.json and safetensors weights, used in place. The
+  // mapped weights are faulted in while `progress` reports, so the first request is not slow.
+  static std::unique_ptr<DeepSeekModel> load(const std::string& model_dir, const LoadProgress& progress = {});
   // Random weights in `dtype` for an architecture (see model/presets.h), without files.
-  static std::unique_ptr<DeepSeekModel> random(const ModelConfig& config, DType dtype, uint64_t seed);
+  static std::unique_ptr<DeepSeekModel> random(const ModelConfig& config, DType dtype, uint64_t seed,
+                                               const LoadProgress& progress = {});
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }

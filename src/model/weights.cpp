@@ -169,7 +169,8 @@ int64_t ModelWeights::decode_bytes(const ModelConfig& config) const {
   int64_t total = lm_head.bytes();
   for (const LayerWeights& l : layers) {
     const AttentionWeights& a = l.attn;
-    total += a.q.bytes() + a.q_a.bytes() + a.q_b.bytes() + a.kv_a.bytes() + a.kv_b.bytes() + a.o.bytes();
+    total += a.q.bytes() + a.q_a.bytes() + a.q_b.bytes() + a.kv_a.bytes() + a.kv_b.bytes() + a.k_b.bytes() +
+             a.v_b.bytes() + a.o.bytes();
     if (l.mlp) total += mlp_bytes(*l.mlp);
     if (l.moe) {
       total += l.moe->router.bytes() + config.num_experts_per_tok * mlp_bytes(l.moe->experts.front());

@@ -28,6 +28,9 @@ struct AttentionWeights {
   Weight kv_a;                   // [kv_lora_rank + rope, D]: the latent and the shared rope key
   std::vector<float> kv_a_norm;  // [kv_lora_rank]
   Weight kv_b;                   // [H*(nope + v), kv_lora_rank]: per head, key rows then value rows
+  // GGUF files split kv_b per head instead: k_b transposed, [H*kv_lora_rank, nope], and
+  // v_b [H*v, kv_lora_rank]. When k_b is bound, kv_b is not.
+  Weight k_b, v_b;
   Weight o;                      // [D, H*v]
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "io/safetensors.h"
+#include "kernels/matmul.h"
 #include "model/deepseek.h"
 
 namespace dseek {
@@ -131,6 +132,46 @@ TEST_P(ReferenceTest, MixedBatchOfSequencesMatchesEachAlone) {
   for (size_t t = 0; t < b.size(); ++t)
     EXPECT_LE(relative_l2(logits.data() + (t + 1) * vocab(), reference_->floats("p2.logits") + t * vocab(), vocab()), 1e-4)
         << "position " << t;
+}
+
+TEST_P(ReferenceTest, SplitKvBFormOfGgufFilesComputesTheSame) {
+  // Rebuild every layer's kv_b as GGUF's per-head k_b (transposed) and v_b, in F32.
+  const ModelConfig& c = model_->config();
+  const int64_t heads = c.num_attention_heads, nope = c.qk_nope_head_dim, v = c.v_head_dim, rank = c.kv_lora_rank;
+  ModelWeights& w = const_cast<ModelWeights&>(model_->weights());
+  std::vector<std::vector<float>> storage;
+  for (LayerWeights& layer : w.layers) {
+    std::vector<float> kv_b(heads * (nope + v) * rank), k_b(heads * rank * nope), v_b(heads * v * rank);
+    dequantize_rows(layer.attn.kv_b, 0, heads * (nope + v), kv_b.data());
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t d = 0; d < nope; ++d)
+        for (int64_t r = 0; r < rank; ++r) k_b[(h * rank + r) * nope + d] = kv_b[(h * (nope + v) + d) * rank + r];
+      std::copy_n(kv_b.data() + (h * (nope + v) + nope) * rank, v * rank, v_b.data() + h * v * rank);
+    }
+    auto f32 = [](const std::vector<float>& data, int64_t rows, int64_t cols) {
+      Weight weight;
+      weight.rows = rows;
+      weight.cols = cols;
+      weight.row_stride = cols;
+      weight.data = data.data();
+      return weight;
+    };
+    storage.push_back(std::move(k_b));
+    layer.attn.k_b = f32(storage.back(), heads * rank, nope);
+    storage.push_back(std::move(v_b));
+    layer.attn.v_b = f32(storage.back(), heads * v, rank);
+    layer.attn.kv_b = Weight{};
+  }
+  std::vector<int32_t> tokens = reference_->ids("p2.tokens");
+  KvCache cache = model_->make_cache(tokens.size());
+  int seq = cache.add_sequence();
+  cache.reserve(seq, tokens.size());
+  Batch batch;
+  for (size_t t = 0; t < tokens.size(); ++t) batch.add(tokens[t], t, seq, true);
+  std::vector<float> logits = model_->forward(batch, cache);
+  const float* want = reference_->floats("p2.logits");
+  for (size_t t = 0; t < tokens.size(); ++t)
+    EXPECT_LE(relative_l2(logits.data() + t * vocab(), want + t * vocab(), vocab()), 1e-4) << "position " << t;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceTest, ::testing::Values("v2-lite-tiny", "v3-tiny-fp8"));
