@@ -2,11 +2,11 @@
 #include <vector>
 
 #include "kernels/convert.h"
-#include "kernels/matmul.h"
+#include "kernels/matmul_impl.h"
 #include "kernels/thread_pool.h"
 #include "util/error.h"
 
-namespace dseek {
+namespace dseek::scalar {
 namespace {
 
 // Row r of W as F32 (block scales applied).
@@ -76,4 +76,4 @@ void matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
   });
 }
 
-}  // namespace dseek
+}  // namespace dseek::scalar

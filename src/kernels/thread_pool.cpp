@@ -1,5 +1,6 @@
 #include "kernels/thread_pool.h"
 
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -12,6 +13,29 @@ namespace {
 thread_local bool tl_inside_pool = false;
 std::unique_ptr<ThreadPool> g_pool;
 std::mutex g_pool_mutex;
+
+// How long a thread polls before it sleeps: longer than the gap between two matmuls of a
+// decode step, short enough not to burn a core for nothing when idle. After the first
+// microseconds it yields between polls, so that on a busy machine the thread it waits for
+// gets the core.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+constexpr auto kPauseTime = std::chrono::microseconds(20);
+
+// Polls until done() holds or kSpinTime passed; returns done().
+template <typename Done>
+bool spin_until(Done done) {
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 1;; ++i) {
+    if (done()) return true;
+    if (i % 64 != 0) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    auto spent = std::chrono::steady_clock::now() - start;
+    if (spent > kSpinTime) return done();
+    if (spent > kPauseTime) std::this_thread::yield();
+  }
+}
 
 }  // namespace
 
@@ -37,6 +61,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    generation_.fetch_add(1);
   }
   wake_.notify_all();
   for (std::thread& worker : workers_) worker.join();
@@ -53,9 +78,15 @@ void ThreadPool::set_global_threads(int threads) {
   g_pool = std::make_unique<ThreadPool>(threads < 1 ? 1 : threads);
 }
 
-static void run_share(const std::function<void(int, int64_t, int64_t)>& fn, int thread, int threads, int64_t n) {
-  int64_t begin = n * thread / threads, end = n * (thread + 1) / threads;
-  if (begin < end) fn(thread, begin, end);
+void ThreadPool::run_share(int thread) {
+  int64_t n = job_size_, begin = n * thread / size(), end = n * (thread + 1) / size();
+  if (begin >= end) return;
+  try {
+    (*job_)(thread, begin, end);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn) {
@@ -64,40 +95,55 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
     fn(0, 0, n);
     return;
   }
-  {
-    std::unique_lock lock(mutex_);
-    job_ = &fn;
-    job_size_ = n;
-    pending_ = static_cast<int>(workers_.size());
-    ++generation_;
+  std::lock_guard dispatch(dispatch_);
+  job_ = &fn;
+  job_size_ = n;
+  pending_.store(static_cast<int>(workers_.size()));
+  // Sequentially consistent bump, then read of the sleepers: a worker going to sleep either
+  // is counted here or sees the new generation (it counts itself before it checks).
+  generation_.fetch_add(1);
+  if (sleeping_workers_.load() > 0) {
+    std::lock_guard lock(mutex_);
+    wake_.notify_all();
   }
-  wake_.notify_all();
+
   tl_inside_pool = true;
-  run_share(fn, 0, size(), n);
+  run_share(0);
   tl_inside_pool = false;
-  std::unique_lock lock(mutex_);
-  done_.wait(lock, [this] { return pending_ == 0; });
+
+  if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    std::unique_lock lock(mutex_);
+    caller_sleeping_.store(true);
+    done_.wait(lock, [this] { return pending_.load() == 0; });
+    caller_sleeping_.store(false);
+  }
   job_ = nullptr;
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(mutex_);
+    std::swap(error, error_);
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::work(int thread) {
   tl_inside_pool = true;
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    const std::function<void(int, int64_t, int64_t)>* job;
-    int64_t n;
-    {
+    auto changed = [&] { return generation_.load() != seen; };
+    if (!spin_until(changed)) {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      job = job_;
-      n = job_size_;
+      sleeping_workers_.fetch_add(1);
+      wake_.wait(lock, changed);
+      sleeping_workers_.fetch_sub(1);
     }
-    run_share(*job, thread, size(), n);
-    {
+    seen = generation_.load();
+    if (stopping_.load()) return;
+    run_share(thread);
+    // The same pairing as for the workers' sleep, in the other direction.
+    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
       std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      done_.notify_one();
     }
   }
 }

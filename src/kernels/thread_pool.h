@@ -1,8 +1,10 @@
 // One persistent pool of worker threads shared by every kernel.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -24,21 +26,33 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(thread, begin, end) over [0, n) split into one contiguous range per thread,
-  // the caller taking part. Nested calls run inline on the calling thread.
+  // the caller taking part. Nested calls run inline on the calling thread, as one range;
+  // calls from several outside threads take turns. If fn throws, every other range still
+  // runs to its end, then the first exception is rethrown here.
   void parallel_for(int64_t n, const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
 
  private:
   void work(int thread);
+  void run_share(int thread);
 
   std::vector<std::thread> workers_;
+  std::mutex dispatch_;  // one job at a time
+
+  // The current job, published by bumping generation_. Workers spin on the generation for a
+  // while after each job (decode dispatches hundreds of small jobs per token) before sleeping.
+  const std::function<void(int, int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_size_ = 0;
+  std::atomic<uint32_t> generation_{0};
+  std::atomic<int> pending_{0};  // workers still running the current job
+  std::atomic<bool> stopping_{false};
+
+  // Sleeping, for workers waiting on a job and for the caller waiting on the workers.
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::function<void(int, int64_t, int64_t)>* job_ = nullptr;
-  int64_t job_size_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> sleeping_workers_{0};
+  std::atomic<bool> caller_sleeping_{false};
+  std::exception_ptr error_;  // guarded by mutex_
 };
 
 // Physical cores of this machine (logical CPUs when that cannot be read).

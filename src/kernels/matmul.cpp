@@ -1,0 +1,105 @@
+// Checks the weight once and hands the product to the kernels of the instruction set in use.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
+
+#include "kernels/cpu.h"
+#include "kernels/matmul_impl.h"
+#include "quant/formats.h"
+#include "quant/quant_matmul.h"
+#include "util/error.h"
+
+namespace dseek {
+namespace {
+
+// -1 until first use: the environment is read lazily, like DSEEK_ISA.
+std::atomic<int> g_bf16_prefill{-1};
+
+Isa kernel_isa(const Weight& w) {
+  switch (w.dtype) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+      break;
+    case DType::F8_E4M3:
+      if (!w.block_scale || w.block_rows <= 0 || w.block_cols <= 0)
+        fail("FP8 weight [{}, {}] has no block scales", w.rows, w.cols);
+      // The SIMD kernels take one scale per vector of 16 columns.
+      if (w.block_cols % 16 != 0) return Isa::Scalar;
+      break;
+    default:
+      fail("no kernel for weights of dtype {}", dtype_name(w.dtype));
+  }
+  return active_isa();
+}
+
+}  // namespace
+
+void set_bf16_prefill(bool on) {
+  if (on && !cpu_features().avx512bf16) fail("BF16 prefill needs a CPU with AVX512-BF16");
+  g_bf16_prefill.store(on);
+}
+
+bool bf16_prefill() {
+  int on = g_bf16_prefill.load(std::memory_order_relaxed);
+  if (on < 0) {
+    const char* env = std::getenv("DSEEK_BF16_PREFILL");
+    set_bf16_prefill(env && std::string_view(env) == "1");
+    on = g_bf16_prefill.load();
+  }
+  return on == 1;
+}
+
+void matmul(const float* x, int64_t m, const Weight& w, float* y) {
+  if (m <= 0 || w.rows <= 0) return;
+  if (w.cols == 0) {
+    std::fill(y, y + m * w.rows, 0.0f);
+    return;
+  }
+  if (is_quantized(w.dtype)) return quant_matmul(x, m, w, y);
+  switch (kernel_isa(w)) {
+    case Isa::Avx512:
+      return bf16_prefill() ? avx512::matmul_bf16(x, m, w, y) : avx512::matmul(x, m, w, y);
+    case Isa::Avx2:
+      return avx2::matmul(x, m, w, y);
+    case Isa::Scalar:
+      return scalar::matmul(x, m, w, y);
+  }
+}
+
+void matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
+  if (m <= 0 || w.cols <= 0) return;
+  if (w.rows == 0) {
+    std::fill(y, y + m * w.cols, 0.0f);
+    return;
+  }
+  if (is_quantized(w.dtype)) return quant_matmul_rows(x, m, w, y);
+  switch (kernel_isa(w)) {
+    case Isa::Avx512:
+      return avx512::matmul_rows(x, m, w, y);
+    case Isa::Avx2:
+      return avx2::matmul_rows(x, m, w, y);
+    case Isa::Scalar:
+      return scalar::matmul_rows(x, m, w, y);
+  }
+}
+
+void dequantize_rows(const Weight& w, int64_t begin, int64_t count, float* out) {
+  if (begin < 0 || count < 0 || begin + count > w.rows)
+    fail("rows [{}, {}) are outside a weight of {} rows", begin, begin + count, w.rows);
+  if (count == 0 || w.cols == 0) return;
+  if (is_quantized(w.dtype)) return quant_dequantize_rows(w, begin, count, out);
+  switch (kernel_isa(w)) {
+    case Isa::Avx512:
+      return avx512::dequantize_rows(w, begin, count, out);
+    case Isa::Avx2:
+      return avx2::dequantize_rows(w, begin, count, out);
+    case Isa::Scalar:
+      return scalar::dequantize_rows(w, begin, count, out);
+  }
+}
+
+}  // namespace dseek

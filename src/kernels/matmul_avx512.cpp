@@ -1,0 +1,192 @@
+// AVX-512 kernels: the vector API below (16 F32 lanes) under the bodies in matmul_simd.inc.
+// GCC 12 flags the intrinsics' own _mm*_undefined_* idiom when inlined (its bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "kernels/matmul_impl.h"
+#include "kernels/thread_pool.h"
+
+#define DSEEK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define DSEEK_INLINE DSEEK_TARGET inline __attribute__((always_inline))
+
+namespace dseek::avx512 {
+
+using V = __m512;
+constexpr int kLanes = 16;
+// Rows of x per register tile: 12 x 2 accumulators, 2 weight vectors and a broadcast of 32 registers.
+constexpr int kTileRows = 12;
+
+DSEEK_INLINE __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+
+DSEEK_INLINE V zero() { return _mm512_setzero_ps(); }
+DSEEK_INLINE V broadcast(float a) { return _mm512_set1_ps(a); }
+DSEEK_INLINE V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+DSEEK_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+DSEEK_INLINE float reduce(V v) { return _mm512_reduce_add_ps(v); }
+
+// Loads and stores of the first n < kLanes lanes take a count.
+DSEEK_INLINE V load(const float* p) { return _mm512_loadu_ps(p); }
+DSEEK_INLINE V load(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
+DSEEK_INLINE void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+DSEEK_INLINE void store(float* p, V v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
+
+DSEEK_INLINE V load_weights(const float* p) { return load(p); }
+DSEEK_INLINE V load_weights(const float* p, int n) { return load(p, n); }
+
+DSEEK_INLINE V load_weights(const F16* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+DSEEK_INLINE V load_weights(const F16* p, int n) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(first(n), p)); }
+
+DSEEK_INLINE V bf16_to_f32(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+DSEEK_INLINE V load_weights(const Bf16* p) { return bf16_to_f32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+DSEEK_INLINE V load_weights(const Bf16* p, int n) { return bf16_to_f32(_mm256_maskz_loadu_epi16(first(n), p)); }
+
+// E4M3 bits seeeemmm become F16 bits seeeemmm0000000 (exponent rebiased by 8 in value: kE4m3Unit).
+DSEEK_INLINE V e4m3_to_f32(__m128i b) {
+  __m256i h = _mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7);
+  return _mm512_cvtph_ps(_mm256_and_si256(h, _mm256_set1_epi16(static_cast<short>(0xbf80))));
+}
+DSEEK_INLINE V load_weights(const E4m3* p) { return e4m3_to_f32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+DSEEK_INLINE V load_weights(const E4m3* p, int n) { return e4m3_to_f32(_mm_maskz_loadu_epi8(first(n), p)); }
+
+// In-place transpose of a 16 x 16 tile held as 16 row vectors.
+DSEEK_INLINE void transpose(V r[16]) {
+  V t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[4g + c] holds, in 128-bit lane L, column 4L + c of rows 4g..4g+3.
+  V u[16];
+  for (int g = 0; g < 16; g += 4) {
+    __m512d a = _mm512_castps_pd(t[g]), b = _mm512_castps_pd(t[g + 1]);
+    __m512d c = _mm512_castps_pd(t[g + 2]), d = _mm512_castps_pd(t[g + 3]);
+    u[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int c = 0; c < 4; ++c) {
+    V v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+    V w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88), w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+    r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
+    r[4 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+    r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+  }
+}
+
+#include "kernels/matmul_simd.inc"
+
+// ---- Opt-in BF16 prefill: x and W rounded to BF16, products summed in F32 by vdpbf16ps,
+// which does twice the multiply-adds of an F32 FMA. Panels hold BF16 pairs of consecutive
+// columns of K, one per F32 word, as vdpbf16ps pairs them.
+
+#define DSEEK_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
+
+namespace {
+
+// 32 F32 values, lo then hi, as BF16 (nearest even).
+DSEEK_TARGET_BF16 inline __attribute__((always_inline)) V round_bf16(V lo, V hi) {
+  return reinterpret_cast<V>(_mm512_cvtne2ps_pbh(hi, lo));
+}
+
+// pack_panel in BF16 pairs: word (k / 2) * kPanel + j of out holds W[n0 + j, k .. k + 1]; an
+// odd last column pairs with zero.
+template <typename T>
+DSEEK_TARGET_BF16 void pack_panel_bf16(const Weight& w, int64_t n0, int64_t rows, float* out) {
+  for (int64_t k = 0; k < w.cols; k += 2 * kLanes) {
+    int left = static_cast<int>(std::min<int64_t>(2 * kLanes, w.cols - k));
+    int pairs = (left + 1) / 2;
+    for (int half = 0; half < kPanel / kLanes; ++half) {
+      V v[kLanes];
+      for (int j = 0; j < kLanes; ++j) {
+        int64_t r = half * kLanes + j;
+        if (r >= rows) {
+          v[j] = zero();
+          continue;
+        }
+        const T* p = weight_row<T>(w, n0 + r) + k;
+        __builtin_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes);
+        V lo = left >= kLanes ? load_weights(p) : load_weights(p, left), hi = zero();
+        if (left == 2 * kLanes) hi = load_weights(p + kLanes);
+        else if (left > kLanes) hi = load_weights(p + kLanes, left - kLanes);
+        if constexpr (std::is_same_v<T, E4m3>) {
+          lo = mul(lo, broadcast(e4m3_scale(w, n0 + r, k)));
+          if (left > kLanes) hi = mul(hi, broadcast(e4m3_scale(w, n0 + r, k + kLanes)));
+        }
+        v[j] = round_bf16(lo, hi);
+      }
+      transpose(v);
+      for (int t = 0; t < kLanes; ++t)
+        if (t < pairs) store(out + (k / 2 + t) * kPanel + half * kLanes, v[t]);
+    }
+  }
+}
+
+// tile() on BF16 pairs, x packed by pack_x in pairs too.
+template <int MR>
+DSEEK_TARGET_BF16 void tile_bf16(const float* x, const float* panel, int64_t pairs, float* y, int64_t ldy, int cols,
+                                 bool accumulate) {
+  V acc[MR][2];
+  load_tile(acc, y, ldy, cols, accumulate);
+  for (int64_t p = 0; p < pairs; ++p) {
+    __m512bh b0 = reinterpret_cast<__m512bh>(load(panel + p * kPanel));
+    __m512bh b1 = reinterpret_cast<__m512bh>(load(panel + p * kPanel + kLanes));
+    for (int i = 0; i < MR; ++i) {
+      __m512bh a = reinterpret_cast<__m512bh>(broadcast(x[p * kTileRows + i]));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], a, b0);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], a, b1);
+    }
+  }
+  store_tile(acc, y, ldy, cols);
+}
+
+template <size_t... I>
+constexpr std::array<TileFn, sizeof...(I)> make_bf16_tiles(std::index_sequence<I...>) {
+  return {&tile_bf16<static_cast<int>(I) + 1>...};
+}
+constexpr auto kBf16Tiles = make_bf16_tiles(std::make_index_sequence<kTileRows>());
+
+// Rows [r0, r1) of x [m, K] as BF16 rows ldx apart, an odd K padded with a zero.
+DSEEK_TARGET_BF16 void round_rows(const float* x, int64_t K, int64_t ldx, int64_t r0, int64_t r1, uint16_t* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t k = 0; k < ldx; k += 2 * kLanes) {
+      const float* p = x + r * K + k;
+      int left = static_cast<int>(std::min<int64_t>(2 * kLanes, K - k));
+      V lo = left >= kLanes ? load(p) : load(p, left), hi = zero();
+      if (left == 2 * kLanes) hi = load(p + kLanes);
+      else if (left > kLanes) hi = load(p + kLanes, left - kLanes);
+      int n = static_cast<int>(std::min<int64_t>(2 * kLanes, ldx - k));
+      __mmask32 mask = n == 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << n) - 1);
+      _mm512_mask_storeu_epi16(out + r * ldx + k, mask, _mm512_castps_si512(round_bf16(lo, hi)));
+    }
+  }
+}
+
+}  // namespace
+
+void matmul_bf16(const float* x, int64_t m, const Weight& w, float* y) {
+  if (m <= kStreamRows) return matmul(x, m, w, y);  // bound by reading W, not by multiply-adds
+  const int64_t ldx = (w.cols + 1) / 2 * 2;
+  std::vector<uint16_t> rounded(m * ldx);
+  ThreadPool::global().parallel_for(
+      m, [&](int, int64_t r0, int64_t r1) { round_rows(x, w.cols, ldx, r0, r1, rounded.data()); });
+  by_stored_type(w.dtype, [&]<typename T>() {
+    prefill(reinterpret_cast<const float*>(rounded.data()), ldx / 2, ldx / 2, m, w, &pack_panel_bf16<T>,
+            kBf16Tiles.data(), y);
+  });
+}
+
+}  // namespace dseek::avx512
