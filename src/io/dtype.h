@@ -9,7 +9,11 @@
 
 namespace dseek {
 
-enum class DType : uint8_t { F32, F16, BF16, F8_E4M3, I8, I16, I32, I64, U8, BOOL };
+enum class DType : uint8_t {
+  F32, F16, BF16, F8_E4M3, I8, I16, I32, I64, U8, BOOL,
+  // GGML block formats (src/quant/blocks.h). Q8_K only holds activations of K-quant products.
+  Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL,
+};
 
 std::string_view dtype_name(DType dtype);
 std::optional<DType> parse_dtype(std::string_view name);  // safetensors names: "BF16", "F8_E4M3", ...

@@ -1,0 +1,165 @@
+#include "quant/quant_matmul.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu.h"
+#include "kernels/thread_pool.h"
+#include "quant/dot.h"
+#include "util/error.h"
+
+namespace dseek {
+namespace quant {
+
+bool uses_q8k(DType weight) {
+  switch (weight) {
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+size_t act_row_bytes(DType weight, int64_t k) {
+  return uses_q8k(weight) ? row_bytes(DType::Q8_K, k) : static_cast<size_t>(k / 32) * sizeof(BlockQ8A);
+}
+
+void quantize_act_row(DType weight, const float* x, void* out, int64_t k) {
+  act_quantizer(active_dot_isa())(weight, x, out, k);
+}
+
+const char* dot_isa_name(DotIsa isa) {
+  switch (isa) {
+    case DotIsa::Scalar: return "scalar";
+    case DotIsa::Avx2: return "avx2";
+    case DotIsa::Avx512Bw: return "avx512bw";
+    case DotIsa::Avx512Vnni: return "avx512vnni";
+  }
+  return "?";
+}
+
+bool dot_isa_supported(DotIsa isa) {
+  switch (isa) {
+    case DotIsa::Scalar: return true;
+    case DotIsa::Avx2: return isa_supported(Isa::Avx2);
+    case DotIsa::Avx512Bw: return isa_supported(Isa::Avx512);
+    case DotIsa::Avx512Vnni: return isa_supported(Isa::Avx512) && cpu_features().avx512vnni;
+  }
+  return false;
+}
+
+DotIsa active_dot_isa() {
+  switch (active_isa()) {
+    case Isa::Scalar: return DotIsa::Scalar;
+    case Isa::Avx2: return DotIsa::Avx2;
+    case Isa::Avx512: return cpu_features().avx512vnni ? DotIsa::Avx512Vnni : DotIsa::Avx512Bw;
+  }
+  return DotIsa::Scalar;
+}
+
+DotFn dot_kernel(DType weight, DotIsa isa) {
+  DotFn fn = nullptr;
+  switch (isa) {
+    case DotIsa::Scalar: break;
+    case DotIsa::Avx2: fn = avx2::dot_kernel(weight); break;
+    case DotIsa::Avx512Bw: fn = avx512bw::dot_kernel(weight); break;
+    case DotIsa::Avx512Vnni: fn = avx512vnni::dot_kernel(weight); break;
+  }
+  return fn ? fn : scalar::dot_kernel(weight);
+}
+
+ActFn act_quantizer(DotIsa isa) {
+  switch (isa) {
+    case DotIsa::Scalar: break;
+    case DotIsa::Avx2: return avx2::quantize_act_row;
+    case DotIsa::Avx512Bw: return avx512bw::quantize_act_row;
+    case DotIsa::Avx512Vnni: return avx512vnni::quantize_act_row;
+  }
+  return scalar::quantize_act_row;
+}
+
+}  // namespace quant
+
+namespace {
+
+void check_weight(const Weight& w, const char* what) {
+  if (!is_quantized(w.dtype) || w.dtype == DType::Q8_K) fail("{}: {} is not a quantized weight format", what, dtype_name(w.dtype));
+  const auto block = static_cast<int64_t>(dtype_block_elems(w.dtype));
+  if (w.cols % block != 0 || w.row_stride % block != 0 || w.row_stride < w.cols)
+    fail("{}: a {} weight of {} columns (row stride {}) is not whole {}-value blocks", what, dtype_name(w.dtype), w.cols,
+         w.row_stride, block);
+}
+
+const char* row_ptr(const Weight& w, int64_t r) {
+  return static_cast<const char*>(w.data) + static_cast<int64_t>(row_bytes(w.dtype, w.row_stride)) * r;
+}
+
+// Weight rows per tile when many activation rows share them: a tile stays in L1/L2 while groups
+// of kMaxRows activation rows pass over it, up to kChunkRows of them per work unit.
+constexpr int64_t kTileRows = 16;
+constexpr int64_t kChunkRows = 64;
+
+}  // namespace
+
+void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
+  check_weight(w, "quant_matmul");
+  if (m <= 0 || w.rows == 0) return;
+  const int64_t k = w.cols, n_rows = w.rows, nb = k / static_cast<int64_t>(dtype_block_elems(w.dtype));
+  const size_t act_bytes = quant::act_row_bytes(w.dtype, k);
+  std::vector<unsigned char> act(act_bytes * m);
+  ThreadPool& pool = ThreadPool::global();
+  const quant::ActFn quantize_act = quant::act_quantizer(quant::active_dot_isa());
+  pool.parallel_for(m, [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.data() + i * act_bytes, k);
+  });
+  const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
+
+  if (m <= quant::kMaxRows) {  // decode: stream every weight row once, split over the threads
+    pool.parallel_for(n_rows, [&](int, int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) dot(nb, row_ptr(w, n), act.data(), act_bytes, static_cast<int>(m), y + n, n_rows);
+    });
+    return;
+  }
+  // Work units: a weight tile against a chunk of activation rows, tile-major so that a thread's
+  // consecutive units reuse a tile from cache; chunks let small N still spread over threads.
+  const int64_t tiles = (n_rows + kTileRows - 1) / kTileRows, chunks = (m + kChunkRows - 1) / kChunkRows;
+  pool.parallel_for(tiles * chunks, [&](int, int64_t begin, int64_t end) {
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t n0 = u / chunks * kTileRows, n1 = std::min(n_rows, n0 + kTileRows);
+      const int64_t i0 = u % chunks * kChunkRows, i1 = std::min(m, i0 + kChunkRows);
+      for (int64_t i = i0; i < i1; i += quant::kMaxRows) {
+        const int nx = static_cast<int>(std::min<int64_t>(quant::kMaxRows, i1 - i));
+        for (int64_t n = n0; n < n1; ++n) dot(nb, row_ptr(w, n), act.data() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
+      }
+    }
+  });
+}
+
+void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
+  check_weight(w, "quant_matmul_rows");
+  const int64_t k = w.cols, block = static_cast<int64_t>(dtype_block_elems(w.dtype)), nb = k / block;
+  const size_t block_bytes = dtype_block_bytes(w.dtype);
+  // Threads own column ranges (whole blocks), so that a single activation row splits too.
+  ThreadPool::global().parallel_for(nb, [&](int, int64_t b0, int64_t b1) {
+    const int64_t c0 = b0 * block, cols = (b1 - b0) * block;
+    std::vector<float> row(cols);
+    for (int64_t i = 0; i < m; ++i) std::fill(y + i * k + c0, y + i * k + c0 + cols, 0.0f);
+    for (int64_t n = 0; n < w.rows; ++n) {
+      dequantize_row(w.dtype, row_ptr(w, n) + b0 * block_bytes, row.data(), cols);
+      for (int64_t i = 0; i < m; ++i) {
+        const float a = x[i * w.rows + n];
+        float* yi = y + i * k + c0;
+        for (int64_t c = 0; c < cols; ++c) yi[c] += a * row[c];
+      }
+    }
+  });
+}
+
+void quant_dequantize_rows(const Weight& w, int64_t begin, int64_t count, float* out) {
+  check_weight(w, "quant_dequantize_rows");
+  if (begin < 0 || count < 0 || begin + count > w.rows)
+    fail("quant_dequantize_rows: rows [{}, {}) are outside a weight of {} rows", begin, begin + count, w.rows);
+  for (int64_t r = 0; r < count; ++r) dequantize_row(w.dtype, row_ptr(w, begin + r), out + r * w.cols, w.cols);
+}
+
+}  // namespace dseek
