@@ -2,7 +2,7 @@
 # Installs the Debian packages dseek builds and tests with (run as root on a fresh machine).
 set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config
-          nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libcpp-httplib-dev
+          nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libcpp-httplib-dev libicu-dev
           libgtest-dev libgmock-dev libbenchmark-dev python3-numpy curl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
