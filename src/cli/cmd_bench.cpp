@@ -1,0 +1,96 @@
+// `dseek bench`: llama-bench's pp/tg figures, peak memory, and how close decode comes to
+// the machine's memory bandwidth, measured in the same run.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/model_options.h"
+#include "kernels/bandwidth.h"
+#include "kernels/cpu.h"
+#include "kernels/thread_pool.h"
+
+namespace dseek::cli {
+namespace {
+
+double peak_rss_gib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / (1024.0 * 1024.0);  // ru_maxrss is in KiB on Linux
+}
+
+struct BenchOptions {
+  int prompt_tokens = 512;
+  int generated_tokens = 128;
+  double bandwidth_gib = 1.0;
+};
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Prefill (pp) and decode (tg) speed, peak RSS, decode bandwidth");
+  auto options = std::make_shared<ModelOptions>();
+  auto bench = std::make_shared<BenchOptions>();
+  add_model_options(cmd, *options);
+  cmd->add_option("-p,--prompt-tokens", bench->prompt_tokens, "Prefill test length (pp)")->check(CLI::PositiveNumber);
+  cmd->add_option("-g,--gen-tokens", bench->generated_tokens, "Decode test length (tg)")->check(CLI::PositiveNumber);
+  cmd->add_option("--bandwidth-gib", bench->bandwidth_gib, "Buffer size of the bandwidth measurement")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([=] {
+    auto model = load_model(*options);
+    const ModelConfig& config = model->config();
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> any_token(0, static_cast<int32_t>(config.vocab_size - 1));
+    KvCache cache = model->make_cache(bench->prompt_tokens + bench->generated_tokens + 1);
+    using clock = std::chrono::steady_clock;
+
+    // Warm-up: faults the weights in and starts the threads.
+    int warm = cache.add_sequence();
+    cache.reserve(warm, 1);
+    Batch batch;
+    batch.add(any_token(rng), 0, warm, true);
+    model->forward(batch, cache);
+    cache.remove_sequence(warm);
+
+    int prefill_seq = cache.add_sequence();
+    cache.reserve(prefill_seq, bench->prompt_tokens);
+    batch.clear();
+    for (int t = 0; t < bench->prompt_tokens; ++t) batch.add(any_token(rng), t, prefill_seq, t + 1 == bench->prompt_tokens);
+    auto start = clock::now();
+    model->forward(batch, cache);
+    double prefill_seconds = std::chrono::duration<double>(clock::now() - start).count();
+    cache.remove_sequence(prefill_seq);
+
+    int decode_seq = cache.add_sequence();
+    cache.reserve(decode_seq, bench->generated_tokens);
+    int32_t token = any_token(rng);
+    start = clock::now();
+    for (int t = 0; t < bench->generated_tokens; ++t) {
+      batch.clear();
+      batch.add(token, t, decode_seq, true);
+      std::vector<float> logits = model->forward(batch, cache);
+      token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    }
+    double decode_seconds = std::chrono::duration<double>(clock::now() - start).count();
+
+    double pp = bench->prompt_tokens / prefill_seconds, tg = bench->generated_tokens / decode_seconds;
+    double bytes_per_token = static_cast<double>(model->weights().decode_bytes(config));
+    double decode_gbs = bytes_per_token * tg / 1e9;
+    size_t buffer = static_cast<size_t>(bench->bandwidth_gib * (1 << 30));
+    double read_gbs = measure_read_bandwidth(buffer), copy_gbs = measure_copy_bandwidth(buffer);
+
+    std::printf("| %-6s | %10s | %8s |\n", "test", "t/s", "seconds");
+    std::printf("| pp%-4d | %10.2f | %8.3f |\n", bench->prompt_tokens, pp, prefill_seconds);
+    std::printf("| tg%-4d | %10.2f | %8.3f |\n", bench->generated_tokens, tg, decode_seconds);
+    std::printf("threads: %d, kernels: %s\n", ThreadPool::global().size(), isa_summary().c_str());
+    std::printf("peak RSS: %.2f GiB\n", peak_rss_gib());
+    std::printf("decode reads %.1f MB of weights per token: %.1f GB/s\n", bytes_per_token / 1e6, decode_gbs);
+    std::printf("machine bandwidth (same run): read %.1f GB/s, copy %.1f GB/s\n", read_gbs, copy_gbs);
+    std::printf("decode bandwidth: %.0f%% of read, %.0f%% of copy\n", 100 * decode_gbs / read_gbs,
+                100 * decode_gbs / copy_gbs);
+  });
+}
+
+}  // namespace dseek::cli

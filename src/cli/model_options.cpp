@@ -1,0 +1,98 @@
+#include "cli/model_options.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "kernels/thread_pool.h"
+#include "model/presets.h"
+#include "util/error.h"
+
+namespace dseek::cli {
+
+void add_model_options(CLI::App* command, ModelOptions& o) {
+  command->add_option("model", o.path, "Model directory (config.json + *.safetensors)");
+  command->add_option("--preset", o.preset, "Architecture preset, with --dummy: deepseek-v2-lite, deepseek-v2, deepseek-v3, ...");
+  command->add_flag("--dummy", o.dummy, "Random weights (no files), like vLLM's dummy load format");
+  command->add_option("--layers", o.layers, "With --preset: keep only this many layers (to fit memory)");
+  command->add_option("--dtype", o.dtype, "With --dummy: weight format (bf16, f16, f32, fp8)");
+  command->add_option("--seed", o.seed, "With --dummy: random seed");
+  command->add_option("-t,--threads", o.threads, "Threads (default: physical cores)");
+}
+
+namespace {
+
+// A bar on stderr, redrawn when the percentage changes; nothing when stderr is not a terminal.
+LoadProgress progress_bar(const char* what) {
+  if (!isatty(STDERR_FILENO)) return {};
+  auto last = std::make_shared<int>(-1);
+  return [what, last](int64_t done, int64_t total) {
+    int percent = total > 0 ? static_cast<int>(100 * done / total) : 100;
+    if (percent == *last) return;
+    *last = percent;
+    constexpr int kWidth = 30;
+    int filled = percent * kWidth / 100;
+    std::fprintf(stderr, "\r%s [%.*s%*s] %3d%% %.2f/%.2f GB", what, filled, "##############################",
+                 kWidth - filled, "", percent, done / 1e9, total / 1e9);
+    if (percent == 100) std::fprintf(stderr, "\n");
+  };
+}
+
+}  // namespace
+
+std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
+  if (o.threads > 0) ThreadPool::set_global_threads(o.threads);
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<DeepSeekModel> model;
+  if (!o.preset.empty() || o.dummy) {
+    if (!o.path.empty()) fail("give either a model directory or --preset NAME --dummy, not both");
+    if (o.preset.empty() || !o.dummy)
+      fail("--preset needs --dummy: dseek has no files for it, only its shape (random weights)");
+    ModelConfig config = preset_config(o.preset);
+    if (o.layers > 0) config.num_hidden_layers = std::min(config.num_hidden_layers, o.layers);
+    DType dtype;
+    if (o.dtype == "bf16") dtype = DType::BF16;
+    else if (o.dtype == "f16") dtype = DType::F16;
+    else if (o.dtype == "f32") dtype = DType::F32;
+    else if (o.dtype == "fp8") dtype = DType::F8_E4M3;
+    else fail("--dtype: unknown weight format \"{}\" (bf16, f16, f32, fp8)", o.dtype);
+    model = DeepSeekModel::random(config, dtype, o.seed, progress_bar("generating weights"));
+    std::fprintf(stderr, "model: %s preset, %d layers, RANDOM %s weights (not a real model: its text is noise)\n",
+                 o.preset.c_str(), config.num_hidden_layers, o.dtype.c_str());
+  } else {
+    if (o.path.empty()) fail("no model: give a model directory, or --preset NAME --dummy");
+    bool gguf = o.path.size() > 5 && o.path.ends_with(".gguf");
+    model = gguf ? DeepSeekModel::load_gguf(o.path, progress_bar("loading weights"))
+                 : DeepSeekModel::load(o.path, progress_bar("loading weights"));
+    std::fprintf(stderr, "model: %s (%s, %d layers)\n", o.path.c_str(), model->config().model_type.c_str(),
+                 model->config().num_hidden_layers);
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "loaded in %.2f s, %d threads\n", seconds, ThreadPool::global().size());
+  return model;
+}
+
+std::vector<int32_t> parse_token_list(const std::string& text, const std::string& option) {
+  std::vector<int32_t> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || value < 0 || value > INT32_MAX)
+      fail("{}: \"{}\" is not a token id (expected a comma-separated list like 1,2,3)", option, item);
+    ids.push_back(static_cast<int32_t>(value));
+    start = end + 1;
+  }
+  return ids;
+}
+
+}  // namespace dseek::cli
