@@ -2,6 +2,7 @@
 #include <cmath>
 #include <string>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "io/safetensors.h"
@@ -54,7 +55,7 @@ class ReferenceTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(ReferenceTest, PrefillLogitsMatchAtEveryPosition) {
   for (int k = 0; k < 4; ++k) {
-    std::string p = "p" + std::to_string(k);
+    std::string p = fmt::format("p{}", k);
     std::vector<int32_t> tokens = reference_->ids(p + ".tokens");
     KvCache cache = model_->make_cache(tokens.size());
     int seq = cache.add_sequence();
@@ -72,7 +73,7 @@ TEST_P(ReferenceTest, PrefillLogitsMatchAtEveryPosition) {
 
 TEST_P(ReferenceTest, IncrementalGreedyDecodingMatches) {
   for (int k = 0; k < 4; ++k) {
-    std::string p = "p" + std::to_string(k);
+    std::string p = fmt::format("p{}", k);
     std::vector<int32_t> tokens = reference_->ids(p + ".tokens");
     std::vector<int32_t> greedy = reference_->ids(p + ".greedy");
     const float* want = reference_->floats(p + ".greedy_logits");

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "io/safetensors.h"
@@ -70,12 +71,12 @@ TEST_F(EngineTest, ConcurrentRequestsWithChunkedPrefillMatchReferenceGreedy) {
   Engine engine(*model_, nullptr, options);
   std::vector<Result> results(4);
   for (int k = 0; k < 4; ++k) {
-    std::string p = "p" + std::to_string(k);
+    std::string p = fmt::format("p{}", k);
     engine.submit(greedy(ids(p + ".tokens"), static_cast<int64_t>(ids(p + ".greedy").size())), collect(results[k]));
   }
   engine.run_until_idle();
   for (int k = 0; k < 4; ++k) {
-    EXPECT_EQ(results[k].tokens, ids("p" + std::to_string(k) + ".greedy")) << "prompt " << k;
+    EXPECT_EQ(results[k].tokens, ids(fmt::format("p{}.greedy", k))) << "prompt " << k;
     EXPECT_EQ(results[k].finish, FinishReason::Length);
     EXPECT_EQ(results[k].events_after_finish, 0);
   }
