@@ -6,5 +6,16 @@
 namespace dseek::cli {
 
 void add_version_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_tokenize_commands(CLI::App& app);
+void add_chat_template_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
+void add_kl_divergence_command(CLI::App& app);
 
 }  // namespace dseek::cli

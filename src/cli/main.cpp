@@ -8,6 +8,17 @@ int main(int argc, char** argv) {
   CLI::App app{"dseek: DeepSeek-V2/V3 inference engine and server"};
   app.require_subcommand(1);
   dseek::cli::add_version_command(app);
+  dseek::cli::add_logits_command(app);
+  dseek::cli::add_generate_command(app);
+  dseek::cli::add_bench_command(app);
+  dseek::cli::add_tokenize_commands(app);
+  dseek::cli::add_chat_template_command(app);
+  dseek::cli::add_serve_command(app);
+  dseek::cli::add_run_command(app);
+  dseek::cli::add_chat_command(app);
+  dseek::cli::add_quantize_command(app);
+  dseek::cli::add_perplexity_command(app);
+  dseek::cli::add_kl_divergence_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

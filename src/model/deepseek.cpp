@@ -8,6 +8,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
+#include "model/gguf_model.h"
 #include "util/error.h"
 
 namespace dseek {
@@ -314,6 +315,26 @@ std::unique_ptr<DeepSeekModel> DeepSeekModel::random(const ModelConfig& config, 
       },
       "random weights");
   if (progress) progress(total, total);
+  return model;
+}
+
+std::unique_ptr<DeepSeekModel> DeepSeekModel::load_gguf(const std::string& path, const LoadProgress& progress) {
+  auto file = std::make_unique<GgufFile>(path);
+  std::unique_ptr<DeepSeekModel> model(new DeepSeekModel(gguf_model_config(*file)));
+  model->weights_ = bind_gguf_weights(model->config_, *file);
+  model->gguf_ = std::move(file);
+  if (progress) {
+    // Fault the mapping in now, as load() does, so the first request is not slow.
+    const std::vector<TensorView>& tensors = model->gguf_->tensors();
+    int64_t total = 0, done = 0;
+    for (const TensorView& t : tensors) total += static_cast<int64_t>(t.nbytes);
+    for (const TensorView& t : tensors) {
+      const volatile unsigned char* bytes = static_cast<const unsigned char*>(t.data);
+      for (size_t offset = 0; offset < t.nbytes; offset += 4096) (void)bytes[offset];
+      progress(done += static_cast<int64_t>(t.nbytes), total);
+    }
+    progress(total, total);
+  }
   return model;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/checkpoint.h"
+#include "io/gguf.h"
 #include "model/config.h"
 #include "model/random_weights.h"
 #include "model/rope.h"
@@ -28,6 +29,8 @@ class DeepSeekModel {
   // Random weights in `dtype` for an architecture (see model/presets.h), without files.
   static std::unique_ptr<DeepSeekModel> random(const ModelConfig& config, DType dtype, uint64_t seed,
                                                const LoadProgress& progress = {});
+  // A llama.cpp GGUF file of architecture deepseek2 (model/gguf_model.h), mapped and used in place.
+  static std::unique_ptr<DeepSeekModel> load_gguf(const std::string& path, const LoadProgress& progress = {});
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
@@ -46,6 +49,7 @@ class DeepSeekModel {
   Rope rope_;
   std::unique_ptr<Checkpoint> checkpoint_;       // the mapped files of a loaded model
   std::unique_ptr<RandomWeights> random_;        // or the weights of a random one
+  std::unique_ptr<GgufFile> gguf_;               // or the mapped GGUF file
   ModelWeights weights_;
 };
 
