@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/thread_pool.h"
 #include "util/error.h"
 
 namespace dseek {
@@ -139,15 +140,11 @@ void Engine::admit() {
   }
 }
 
-void Engine::on_logits(Sequence& s, const float* logits) {
-  std::span<const float> row(logits, static_cast<size_t>(model_.config().vocab_size));
-  Sample sample;
-  try {
-    sample = s.sampler->sample(row, s.request.prompt, s.generated);
-  } catch (const Error& e) {
+void Engine::on_sample(Sequence& s, Sample sample, const std::string& error) {
+  if (!error.empty()) {
     // Only this request fails (e.g. every token banned); the others go on.
     TokenEvent failed;
-    failed.error = e.what();
+    failed.error = error;
     finish(s, FinishReason::Error, std::move(failed));
     return;
   }
@@ -229,12 +226,26 @@ bool Engine::run_batch() {
     }
   }
   std::vector<float> logits = model_.forward(batch, cache_);
+  // Each sequence has its own sampler, so they sample in parallel: a full-vocabulary pass
+  // per sequence is a real share of a large batch's step.
+  const size_t vocab = static_cast<size_t>(model_.config().vocab_size);
+  std::vector<Sample> samples(rows.size());
+  std::vector<std::string> errors(rows.size());
+  ThreadPool::global().parallel_for(static_cast<int64_t>(rows.size()), [&](int, int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      Sequence& s = *rows[r];
+      try {
+        samples[r] = s.sampler->sample({logits.data() + r * vocab, vocab}, s.request.prompt, s.generated);
+      } catch (const Error& e) {
+        errors[r] = e.what();
+      }
+    }
+  });
   std::lock_guard lock(mutex_);
-  const int64_t vocab = model_.config().vocab_size;
   std::vector<Sequence*> done;
   for (size_t r = 0; r < rows.size(); ++r) {
     Sequence& s = *rows[r];
-    on_logits(s, logits.data() + r * vocab);
+    on_sample(s, std::move(samples[r]), errors[r]);
     if (s.kv_sequence < 0) done.push_back(&s);
   }
   std::erase_if(running_, [&](auto& s) { return std::find(done.begin(), done.end(), s.get()) != done.end(); });

@@ -97,7 +97,7 @@ class Engine {
   bool run_batch();  // schedules and runs the forward pass, queueing events
   void admit();
   void finish(Sequence& s, FinishReason reason, TokenEvent event);
-  void on_logits(Sequence& s, const float* logits);
+  void on_sample(Sequence& s, Sample sample, const std::string& error);  // error: sampling failed
   void emit(Sequence& s, TokenEvent event);
   void deliver();  // runs queued callbacks, outside the lock
 
