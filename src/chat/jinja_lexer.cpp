@@ -6,6 +6,7 @@
 
 #include "chat/jinja_error.h"
 #include "chat/py_string.h"
+#include "tokenizer/utf8.h"
 
 namespace dseek::jinja {
 
@@ -280,7 +281,7 @@ class Lexer {
               p += 6;
             }
           }
-          pystr::append_utf8(value, cp >= 0xD800 && cp < 0xE000 ? 0xFFFD : cp);
+          utf8::append(value, cp >= 0xD800 && cp < 0xE000 ? 0xFFFD : cp);
           break;
         }
         default:
@@ -288,7 +289,7 @@ class Lexer {
             char32_t cp = static_cast<char32_t>(e - '0');
             for (int k = 0; k < 2 && p < src_.size() && src_[p] >= '0' && src_[p] <= '7'; ++k)
               cp = cp * 8 + (src_[p++] - '0');
-            pystr::append_utf8(value, cp);
+            utf8::append(value, cp);
           } else {
             // Python keeps unknown escapes as written.
             value += '\\';

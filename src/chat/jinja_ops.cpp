@@ -9,6 +9,7 @@
 
 #include "chat/py_string.h"
 #include "util/error.h"
+#include "tokenizer/utf8.h"
 
 namespace dseek::jinja {
 
@@ -511,7 +512,7 @@ std::string convert_percent(const Value& v, const std::string& flags, int64_t wi
   if (conv == 'c') {
     std::string s;
     if (v.is_integral() && v.as_int() >= 0 && v.as_int() <= 0x10FFFF) {
-      pystr::append_utf8(s, static_cast<char32_t>(v.as_int()));
+      utf8::append(s, static_cast<char32_t>(v.as_int()));
     } else if (v.is_string() && pystr::length(v.as_string()) == 1) {
       s = v.as_string();
     } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tokenizer/utf8.h"
 #include "util/error.h"
 
 namespace dseek::pystr {
@@ -16,7 +17,7 @@ std::vector<char32_t> decode_all(std::string_view s) {
 
 std::string encode_all(const std::vector<char32_t>& cps) {
   std::string out;
-  for (char32_t cp : cps) append_utf8(out, cp);
+  for (char32_t cp : cps) utf8::append(out, cp);
   return out;
 }
 
@@ -58,7 +59,7 @@ void append_upper(std::string& out, char32_t c) {
     out += "SS";  // ß has no single-character capital in Python's mapping
     return;
   }
-  append_utf8(out, to_upper(c));
+  utf8::append(out, to_upper(c));
 }
 
 bool is_alpha_cp(char32_t c) {
@@ -108,24 +109,6 @@ char32_t decode(std::string_view s, size_t& i) {
   }
   i += extra + 1;
   return cp;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 size_t length(std::string_view s) {
@@ -257,7 +240,7 @@ std::string upper(std::string_view s) {
 
 std::string lower(std::string_view s) {
   std::string out;
-  for (char32_t c : decode_all(s)) append_utf8(out, to_lower(c));
+  for (char32_t c : decode_all(s)) utf8::append(out, to_lower(c));
   return out;
 }
 
@@ -266,7 +249,7 @@ std::string title(std::string_view s) {
   bool previous_cased = false;
   for (char32_t c : decode_all(s)) {
     if (previous_cased) {
-      append_utf8(out, to_lower(c));
+      utf8::append(out, to_lower(c));
     } else {
       append_upper(out, c);
     }
@@ -282,7 +265,7 @@ std::string capitalize(std::string_view s) {
     if (first) {
       append_upper(out, c);
     } else {
-      append_utf8(out, to_lower(c));
+      utf8::append(out, to_lower(c));
     }
     first = false;
   }
@@ -293,7 +276,7 @@ std::string swapcase(std::string_view s) {
   std::string out;
   for (char32_t c : decode_all(s)) {
     if (is_upper_cp(c)) {
-      append_utf8(out, to_lower(c));
+      utf8::append(out, to_lower(c));
     } else {
       append_upper(out, c);
     }

@@ -14,7 +14,6 @@ namespace dseek::pystr {
 // Decodes the code point starting at s[i] and advances i past it. Invalid or truncated sequences
 // decode one byte at a time as U+FFFD, so every input makes progress.
 char32_t decode(std::string_view s, size_t& i);
-void append_utf8(std::string& out, char32_t cp);
 // Code points in s.
 size_t length(std::string_view s);
 // Byte offset of every code point, followed by s.size().
