@@ -29,15 +29,6 @@ std::string read_text(const std::string& path) {
   return std::move(text).str();
 }
 
-// The model's eos ids: generation_config.json, else config.json, else the tokenizer's.
-std::vector<int32_t> eos_ids(const GenerationConfig& generation, const DeepSeekModel& model, const Tokenizer& tokenizer) {
-  if (!generation.eos_token_ids.empty()) return generation.eos_token_ids;
-  std::vector<int32_t> ids;
-  for (int64_t id : model.config().eos_token_ids) ids.push_back(static_cast<int32_t>(id));
-  if (ids.empty() && tokenizer.eos_id()) ids.push_back(static_cast<int32_t>(*tokenizer.eos_id()));
-  return ids;
-}
-
 void serve(const ModelOptions& model_options, ServeOptions options) {
   std::string tokenizer_dir = options.tokenizer.empty() ? model_options.path : options.tokenizer;
   if (tokenizer_dir.empty()) fail("a model without files needs --tokenizer DIR (a directory with tokenizer.json)");
@@ -55,7 +46,7 @@ void serve(const ModelOptions& model_options, ServeOptions options) {
     o.model_name = model_options.path.empty() ? model_options.preset : dir.filename().string();
   }
   if (!options.chat_template.empty()) o.chat_template = read_text(options.chat_template);
-  o.eos_token_ids = eos_ids(generation, *model, tokenizer);
+  o.eos_token_ids = generation.stop_token_ids(model->config().eos_token_ids, tokenizer.eos_id());
   o.sampling_defaults = generation.sampling_defaults();
 
   server::Server server(*model, tokenizer, o);

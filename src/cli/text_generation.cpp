@@ -103,12 +103,7 @@ void finish_settings(ResolvedFlags& r, const GenerationFlags& f, const DeepSeekM
   for (const auto& [token, bias] : r.settings.sampling.logit_bias)
     if (token >= config.vocab_size)
       fail("--logit-bias: token {} is outside the model's vocabulary of {} tokens", token, config.vocab_size);
-  std::vector<int32_t>& eos = r.settings.eos_token_ids;
-  eos = r.generation.eos_token_ids;
-  for (int64_t id : config.eos_token_ids) eos.push_back(static_cast<int32_t>(id));
-  if (tokenizer.eos_id()) eos.push_back(static_cast<int32_t>(*tokenizer.eos_id()));
-  std::sort(eos.begin(), eos.end());
-  eos.erase(std::unique(eos.begin(), eos.end()), eos.end());
+  r.settings.eos_token_ids = r.generation.stop_token_ids(config.eos_token_ids, tokenizer.eos_id());
   r.settings.context = f.context == 0 ? config.max_position_embeddings
                                       : std::min(f.context, config.max_position_embeddings);
 }

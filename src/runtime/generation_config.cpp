@@ -1,5 +1,6 @@
 #include "runtime/generation_config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -136,6 +137,16 @@ SamplingParams GenerationConfig::sampling_defaults() const {
   if (min_p) params.min_p = *min_p;
   if (repetition_penalty) params.repetition_penalty = *repetition_penalty;
   return params;
+}
+
+std::vector<int32_t> GenerationConfig::stop_token_ids(const std::vector<int64_t>& config_eos,
+                                                      std::optional<uint32_t> tokenizer_eos) const {
+  std::vector<int32_t> ids = eos_token_ids;
+  for (int64_t id : config_eos) ids.push_back(static_cast<int32_t>(id));
+  if (tokenizer_eos) ids.push_back(static_cast<int32_t>(*tokenizer_eos));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
 }  // namespace dseek

@@ -31,6 +31,10 @@ struct GenerationConfig {
 
   // SamplingParams{} with the fields present here; do_sample false means greedy (temperature 0).
   SamplingParams sampling_defaults() const;
+
+  // Every id that ends generation: this file's, config.json's and the tokenizer's eos, sorted
+  // and without repeats (models list different ones in each place).
+  std::vector<int32_t> stop_token_ids(const std::vector<int64_t>& config_eos, std::optional<uint32_t> tokenizer_eos) const;
 };
 
 }  // namespace dseek

@@ -48,6 +48,16 @@ class ReferenceTest : public ::testing::TestWithParam<std::string> {
   }
   int64_t vocab() const { return model_->config().vocab_size; }
 
+  // One prefill of a fresh sequence; logits at every position.
+  std::vector<float> prefill(const std::vector<int32_t>& tokens) const {
+    KvCache cache = model_->make_cache(tokens.size());
+    int seq = cache.add_sequence();
+    cache.reserve(seq, tokens.size());
+    Batch batch;
+    for (size_t t = 0; t < tokens.size(); ++t) batch.add(tokens[t], t, seq, true);
+    return model_->forward(batch, cache);
+  }
+
   std::string dir_;
   std::unique_ptr<DeepSeekModel> model_;
   std::unique_ptr<Reference> reference_;
@@ -57,12 +67,7 @@ TEST_P(ReferenceTest, PrefillLogitsMatchAtEveryPosition) {
   for (int k = 0; k < 4; ++k) {
     std::string p = fmt::format("p{}", k);
     std::vector<int32_t> tokens = reference_->ids(p + ".tokens");
-    KvCache cache = model_->make_cache(tokens.size());
-    int seq = cache.add_sequence();
-    cache.reserve(seq, tokens.size());
-    Batch batch;
-    for (size_t t = 0; t < tokens.size(); ++t) batch.add(tokens[t], t, seq, true);
-    std::vector<float> logits = model_->forward(batch, cache);
+    std::vector<float> logits = prefill(tokens);
     const float* want = reference_->floats(p + ".logits");
     for (size_t t = 0; t < tokens.size(); ++t) {
       EXPECT_LE(relative_l2(logits.data() + t * vocab(), want + t * vocab(), vocab()), 1e-4) << p << " position " << t;
@@ -164,12 +169,7 @@ TEST_P(ReferenceTest, SplitKvBFormOfGgufFilesComputesTheSame) {
     layer.attn.kv_b = Weight{};
   }
   std::vector<int32_t> tokens = reference_->ids("p2.tokens");
-  KvCache cache = model_->make_cache(tokens.size());
-  int seq = cache.add_sequence();
-  cache.reserve(seq, tokens.size());
-  Batch batch;
-  for (size_t t = 0; t < tokens.size(); ++t) batch.add(tokens[t], t, seq, true);
-  std::vector<float> logits = model_->forward(batch, cache);
+  std::vector<float> logits = prefill(tokens);
   const float* want = reference_->floats("p2.logits");
   for (size_t t = 0; t < tokens.size(); ++t)
     EXPECT_LE(relative_l2(logits.data() + t * vocab(), want + t * vocab(), vocab()), 1e-4) << "position " << t;

@@ -135,4 +135,10 @@ TEST_F(GenerationConfigFile, ErrorsNameThePath) {
 }
 
 }  // namespace
+TEST(GenerationConfig, StopTokensGatherEveryEosOnce) {
+  GenerationConfig g = GenerationConfig::parse(R"({"eos_token_id": [7, 3]})", "generation_config.json");
+  EXPECT_EQ(g.stop_token_ids({3, 9}, 11u), (std::vector<int32_t>{3, 7, 9, 11}));
+  EXPECT_EQ(GenerationConfig{}.stop_token_ids({}, std::nullopt), std::vector<int32_t>{});
+}
+
 }  // namespace dseek
