@@ -1,12 +1,15 @@
-// Quantized matmul throughput on DeepSeek-V2-Lite shapes: the expert FFN [1408 x 2048] and the
-// dense FFN [10944 x 2048]. GEMV (decode, m = 1) reports weight bytes streamed per second;
-// GEMM (prefill, m = 512) reports multiply-adds as operations (2 per MAC) per second.
+// Quantized matmul throughput on DeepSeek-V2-Lite shapes: an expert's FFN [1408 x 2048] and
+// [2048 x 1408], the dense FFN [10944 x 2048], the output head [102400 x 2048].
 //   ./dseek_microbench --benchmark_filter=Quant
+//   ./dseek_microbench --benchmark_filter='Quant.*Q4_K_dense.*m:512/threads:1'  (one kernel, one core)
+//   ./dseek_microbench --benchmark_filter=QuantGemv  (decode kernels: from DRAM and from L2)
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
+#include "kernels/thread_pool.h"
 #include "quant/quant_matmul.h"
 
 namespace dseek {
@@ -32,34 +35,83 @@ Matrix make_matrix(DType dtype, int64_t rows, int64_t cols) {
   return m;
 }
 
-void run(benchmark::State& state, DType dtype, int64_t rows, int64_t cols, int64_t m) {
-  Matrix w = make_matrix(dtype, rows, cols);
-  std::vector<float> x(m * cols, 0.5f), y(m * rows);
+// y[m, rows] = x[m, cols] · Wᵀ on `threads` threads (range(1); 0: the machine's default).
+// Counters: GOP/s (2 per multiply-add) and GB/s (weight bytes read once per call).
+void QuantMatmul(benchmark::State& state, DType dtype, int64_t rows, int64_t cols) {
+  const int64_t m = state.range(0), threads = state.range(1);
+  ThreadPool::set_global_threads(threads ? static_cast<int>(threads) : physical_cores());
+  static Matrix w;  // the last one made: quantizing the head takes seconds
+  if (w.weight.dtype != dtype || w.weight.rows != rows || w.weight.cols != cols) w = make_matrix(dtype, rows, cols);
+  std::vector<float> x(m * cols), y(m * rows);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) - 8.0f;
   for (auto _ : state) {
     quant_matmul(x.data(), m, w.weight, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  if (m == 1) {
-    state.SetBytesProcessed(state.iterations() * w.weight.bytes());
-  } else {
-    state.counters["GOP/s"] = benchmark::Counter(2.0 * m * rows * cols * state.iterations(), benchmark::Counter::kIsRate,
-                                                 benchmark::Counter::kIs1000);
-  }
+  const auto rate = [&](double per_call) {
+    return benchmark::Counter(per_call * state.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  };
+  state.counters["GOP/s"] = rate(1e-9 * 2.0 * m * rows * cols);
+  state.counters["GB/s"] = rate(1e-9 * w.weight.bytes());
+  ThreadPool::set_global_threads(physical_cores());
 }
 
-void QuantGemv(benchmark::State& state, DType dtype, int64_t rows) { run(state, dtype, rows, 2048, 1); }
-void QuantGemm(benchmark::State& state, DType dtype, int64_t rows) { run(state, dtype, rows, 2048, 512); }
+// m: 1 and 4 (decode, one and four sequences), 16 and 48 (an expert's share of a prompt's
+// tokens), 512 (a prompt); on one thread and on all.
+void Shapes(benchmark::internal::Benchmark* b, std::initializer_list<int64_t> ms) {
+  b->ArgNames({"m", "threads"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+  for (int64_t m : ms)
+    for (int64_t t : {1, 0}) b->Args({m, t});
+}
+void AllRows(benchmark::internal::Benchmark* b) { Shapes(b, {1, 4, 16, 48, 512}); }
+void DecodeRows(benchmark::internal::Benchmark* b) { Shapes(b, {1, 4}); }
 
-BENCHMARK_CAPTURE(QuantGemv, Q4_K_10944x2048, DType::Q4_K, 10944)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemv, Q4_K_1408x2048, DType::Q4_K, 1408)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemv, Q8_0_10944x2048, DType::Q8_0, 10944)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemv, Q8_0_1408x2048, DType::Q8_0, 1408)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemv, Q6_K_10944x2048, DType::Q6_K, 10944)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemv, Q5_K_10944x2048, DType::Q5_K, 10944)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemm, Q4_K_m512_1408x2048, DType::Q4_K, 1408)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemm, Q8_0_m512_1408x2048, DType::Q8_0, 1408)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(QuantGemm, Q6_K_m512_1408x2048, DType::Q6_K, 1408)->Unit(benchmark::kMillisecond)->UseRealTime();
+// V2-Lite at Q4_K_M: experts' gate/up Q4_K, down (1408 columns: not whole 256-value blocks)
+// falls back to Q5_0 or Q8_0, the output head Q6_K; and the same shapes at Q8_0.
+BENCHMARK_CAPTURE(QuantMatmul, Q4_K_expert_1408x2048, DType::Q4_K, 1408, 2048)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q6_K_expert_1408x2048, DType::Q6_K, 1408, 2048)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q8_0_expert_1408x2048, DType::Q8_0, 1408, 2048)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q5_0_down_2048x1408, DType::Q5_0, 2048, 1408)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q8_0_down_2048x1408, DType::Q8_0, 2048, 1408)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q4_K_dense_10944x2048, DType::Q4_K, 10944, 2048)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q8_0_dense_10944x2048, DType::Q8_0, 10944, 2048)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q6_K_head_102400x2048, DType::Q6_K, 102400, 2048)->Apply(DecodeRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q8_0_head_102400x2048, DType::Q8_0, 102400, 2048)->Apply(DecodeRows);
+
+// Decode GEMV, y = W·x for m <= 4 rows, in weight GB/s. cold: copies of the dense FFN's
+// [10944 x 2048] totalling 256 MiB, cycled so that every call reads DRAM (compare with
+// BM_ReadBandwidth); hot: [256 x 2048], which stays in L2 and so measures the kernel's speed.
+void QuantGemv(benchmark::State& state, DType dtype) {
+  const int64_t m = state.range(0), threads = state.range(1), cold = state.range(2);
+  const int64_t rows = cold ? 10944 : 256, cols = 2048;
+  ThreadPool::set_global_threads(static_cast<int>(threads));
+  const Matrix one = make_matrix(dtype, rows, cols);
+  const size_t bytes = one.bytes.size(), copies = cold ? ((size_t{256} << 20) + bytes - 1) / bytes : 1;
+  std::vector<unsigned char> all(copies * bytes);
+  for (size_t c = 0; c < copies; ++c) std::memcpy(all.data() + c * bytes, one.bytes.data(), bytes);
+  std::vector<float> x(m * cols), y(m * rows);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) - 8.0f;
+  Weight w = one.weight;
+  size_t next = 0;
+  for (auto _ : state) {
+    w.data = all.data() + next * bytes;
+    quant_matmul(x.data(), m, w, y.data());
+    next = (next + 1) % copies;
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(1e-9 * static_cast<double>(bytes), benchmark::Counter::kIsIterationInvariantRate);
+  ThreadPool::set_global_threads(physical_cores());
+}
+void GemvShapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"m", "threads", "cold"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+  for (int64_t cold : {0, 1})
+    for (int64_t m : {1, 4})
+      for (int64_t t : {1, 2}) b->Args({m, t, cold});
+}
+BENCHMARK_CAPTURE(QuantGemv, Q4_K, DType::Q4_K)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q8_0, DType::Q8_0)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q6_K, DType::Q6_K)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q5_0, DType::Q5_0)->Apply(GemvShapes);
 
 }  // namespace
 }  // namespace dseek

@@ -61,6 +61,17 @@ void quantize_act_row(DType weight, const float* x, void* out, int64_t k);
 namespace avx512vnni {
 DotFn dot_kernel(DType weight);
 void quantize_act_row(DType weight, const float* x, void* out, int64_t k);
+
+// Prefill: y[i * n_rows + n] = Σ_k W_n[k] · X_i[k] for m activation rows quantized by
+// quantize_act_row (act_stride bytes apart) and n_rows weight rows (w_row_bytes apart), on the
+// global thread pool; weight rows packed into panels once per call (gemm_vnni.inc).
+using GemmFn = void (*)(int64_t m, const void* act, size_t act_stride, const void* w, size_t w_row_bytes, int64_t n_rows,
+                        int64_t k, float* y);
+struct Gemm {
+  GemmFn run = nullptr;  // nullptr for types without one
+  int64_t min_rows = 0;  // from this many activation rows on, packing pays (measured on Zen 4)
+};
+Gemm gemm_kernel(DType weight);
 }  // namespace avx512vnni
 
 }  // namespace dseek::quant

@@ -6,7 +6,11 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
+
+#include "kernels/thread_pool.h"
 
 #include "quant/dot.h"
 
@@ -17,5 +21,6 @@
 namespace dseek::quant::avx512vnni {
 
 #include "quant/dot_avx512.inc"
+#include "quant/gemm_vnni.inc"
 
 }  // namespace dseek::quant::avx512vnni

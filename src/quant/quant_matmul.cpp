@@ -1,6 +1,7 @@
 #include "quant/quant_matmul.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "kernels/cpu.h"
@@ -106,17 +107,24 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
   if (m <= 0 || w.rows == 0) return;
   const int64_t k = w.cols, n_rows = w.rows, nb = k / static_cast<int64_t>(dtype_block_elems(w.dtype));
   const size_t act_bytes = quant::act_row_bytes(w.dtype, k);
-  std::vector<unsigned char> act(act_bytes * m);
+  const auto act = std::make_unique_for_overwrite<unsigned char[]>(act_bytes * m);
   ThreadPool& pool = ThreadPool::global();
   const quant::ActFn quantize_act = quant::act_quantizer(quant::active_dot_isa());
   pool.parallel_for(m, [&](int, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.data() + i * act_bytes, k);
+    for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.get() + i * act_bytes, k);
   });
   const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
 
+  if (quant::active_dot_isa() == quant::DotIsa::Avx512Vnni) {
+    const quant::avx512vnni::Gemm gemm = quant::avx512vnni::gemm_kernel(w.dtype);
+    if (gemm.run && m >= gemm.min_rows) {
+      gemm.run(m, act.get(), act_bytes, w.data, row_bytes(w.dtype, w.row_stride), n_rows, k, y);
+      return;
+    }
+  }
   if (m <= quant::kMaxRows) {  // decode: stream every weight row once, split over the threads
     pool.parallel_for(n_rows, [&](int, int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n) dot(nb, row_ptr(w, n), act.data(), act_bytes, static_cast<int>(m), y + n, n_rows);
+      for (int64_t n = begin; n < end; ++n) dot(nb, row_ptr(w, n), act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
     });
     return;
   }
@@ -129,7 +137,7 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
       const int64_t i0 = u % chunks * kChunkRows, i1 = std::min(m, i0 + kChunkRows);
       for (int64_t i = i0; i < i1; i += quant::kMaxRows) {
         const int nx = static_cast<int>(std::min<int64_t>(quant::kMaxRows, i1 - i));
-        for (int64_t n = n0; n < n1; ++n) dot(nb, row_ptr(w, n), act.data() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
+        for (int64_t n = n0; n < n1; ++n) dot(nb, row_ptr(w, n), act.get() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
       }
     }
   });

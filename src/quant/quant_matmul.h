@@ -3,7 +3,8 @@
 // per 256 (Q8_K, with 16-value sums) for the K-quants, and the dot products run on integers:
 // results differ from the F32 product of the dequantized weights by that rounding: relative
 // RMS error about 0.5% (32-value blocks) to 0.8% (Q8_K) on Gaussian data (see
-// tests/quant/quant_matmul_test.cpp).
+// tests/quant/quant_matmul_test.cpp). Many activation rows on AVX-512 VNNI take a register-tiled
+// kernel over packed weight panels (quant/gemm_vnni.inc); the others, dot kernels per weight row.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 #include "quant/quant_matmul.h"
 
+#include <array>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -69,6 +70,39 @@ TEST(QuantDot, SimdKernelsMatchScalar) {
         for (int r = 0; r < nx; ++r)
           EXPECT_NEAR(got[r], want[r], 1e-5f * (std::fabs(want[r]) + 1)) << dtype_name(t) << " " << quant::dot_isa_name(isa) << " nx " << nx;
       }
+    }
+  }
+}
+
+// The VNNI prefill kernel (weight panels of 32 rows in two halves, activation tiles of 4 rows,
+// K in spans of 512) against the scalar dot kernel on the same int8 activations: equal up to
+// float rounding. Row counts straddle the panel, half and tile sizes, K the spans; the weight
+// rows are longer than K.
+TEST(QuantGemm, VnniPanelsMatchScalar) {
+  if (!quant::dot_isa_supported(quant::DotIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI";
+  for (DType t : kWeightTypes) {
+    const quant::avx512vnni::GemmFn gemm = quant::avx512vnni::gemm_kernel(t).run;
+    if (!gemm) continue;
+    const int64_t block = static_cast<int64_t>(dtype_block_elems(t));
+    for (const auto [m, n_rows, k] : {std::array<int64_t, 3>{1, 16, block}, {9, 17, 3 * block}, {13, 35, 2 * std::max<int64_t>(block, 128)},
+                                      {48, 15, 5 * block}, {8, 33, block * (block == 32 ? 19 : 3)}}) {
+      SCOPED_TRACE(::testing::Message() << dtype_name(t) << " m=" << m << " N=" << n_rows << " K=" << k);
+      QuantMatrix w(t, n_rows, k + block, 50 + static_cast<uint32_t>(m));
+      std::vector<float> x = gaussian(m * k, 51);
+      x[3] = 30.0f;  // one large activation per block
+      const size_t act = quant::act_row_bytes(t, k);
+      std::vector<unsigned char> xq(m * act);
+      for (int64_t i = 0; i < m; ++i) quant::quantize_act_row(t, x.data() + i * k, xq.data() + i * act, k);
+      std::vector<float> y(m * n_rows, NAN), wf = w.dequantized();
+      gemm(m, xq.data(), act, w.bytes.data(), row_bytes(t, k + block), n_rows, k, y.data());
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t n = 0; n < n_rows; ++n) {
+          float want;
+          quant::scalar::dot_kernel(t)(k / block, w.bytes.data() + n * row_bytes(t, k + block), xq.data() + i * act, act, 1, &want, 1);
+          double mag = 0;
+          for (int64_t c = 0; c < k; ++c) mag += std::fabs(double(wf[n * (k + block) + c]) * x[i * k + c]);
+          ASSERT_NEAR(y[i * n_rows + n], want, 1e-5 * mag + 1e-6) << "row " << i << " col " << n;
+        }
     }
   }
 }
@@ -146,9 +180,9 @@ TEST(QuantMatmul, MatchesDequantizedF32WithinActivationRounding) {
   });
 }
 
-// Many activation rows take the tiled path: weight tiles of 16 rows reused by row groups of 4,
-// with partial tiles and groups at the ends, activation rows in chunks of 64; and a weight view
-// whose rows are longer than K.
+// Many activation rows take the tiled path (weight tiles of 16 rows reused by row groups of 4,
+// activation rows in chunks of 64) or, on AVX-512 VNNI, the panel kernel; with partial tiles and
+// groups at the ends, and a weight view whose rows are longer than K.
 TEST(QuantMatmul, TiledPathAndStridedRows) {
   for_each_isa([] {
     for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q4_0, DType::Q3_K}) {
