@@ -2,9 +2,13 @@
 // the machine's memory bandwidth, measured in the same run.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <random>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/model_options.h"
@@ -25,6 +29,21 @@ struct BenchOptions {
   int prompt_tokens = 512;
   int generated_tokens = 128;
   double bandwidth_gib = 1.0;
+  int repetitions = 1;
+};
+
+// Tokens/s of repeated runs: llama-bench's mean ± standard deviation, and the best, which a
+// busy machine disturbs least.
+struct Rates {
+  std::vector<double> values;
+  void add(double rate) { values.push_back(rate); }
+  double mean() const { return std::accumulate(values.begin(), values.end(), 0.0) / values.size(); }
+  double sd() const {
+    double m = mean(), sum = 0;
+    for (double v : values) sum += (v - m) * (v - m);
+    return values.size() > 1 ? std::sqrt(sum / (values.size() - 1)) : 0.0;
+  }
+  double best() const { return *std::max_element(values.begin(), values.end()); }
 };
 
 }  // namespace
@@ -36,6 +55,8 @@ void add_bench_command(CLI::App& app) {
   add_model_options(cmd, *options);
   cmd->add_option("-p,--prompt-tokens", bench->prompt_tokens, "Prefill test length (pp)")->check(CLI::PositiveNumber);
   cmd->add_option("-g,--gen-tokens", bench->generated_tokens, "Decode test length (tg)")->check(CLI::PositiveNumber);
+  cmd->add_option("-r,--repetitions", bench->repetitions, "Runs of each test (mean ± sd, and the best)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--bandwidth-gib", bench->bandwidth_gib, "Buffer size of the bandwidth measurement")
       ->check(CLI::PositiveNumber);
   cmd->callback([=] {
@@ -54,38 +75,47 @@ void add_bench_command(CLI::App& app) {
     model->forward(batch, cache);
     cache.remove_sequence(warm);
 
-    int prefill_seq = cache.add_sequence();
-    cache.reserve(prefill_seq, bench->prompt_tokens);
-    batch.clear();
-    for (int t = 0; t < bench->prompt_tokens; ++t) batch.add(any_token(rng), t, prefill_seq, t + 1 == bench->prompt_tokens);
-    auto start = clock::now();
-    model->forward(batch, cache);
-    double prefill_seconds = std::chrono::duration<double>(clock::now() - start).count();
-    cache.remove_sequence(prefill_seq);
-
-    int decode_seq = cache.add_sequence();
-    cache.reserve(decode_seq, bench->generated_tokens);
-    int32_t token = any_token(rng);
-    start = clock::now();
-    for (int t = 0; t < bench->generated_tokens; ++t) {
+    auto prefill = [&] {
+      int seq = cache.add_sequence();
+      cache.reserve(seq, bench->prompt_tokens);
       batch.clear();
-      batch.add(token, t, decode_seq, true);
-      std::vector<float> logits = model->forward(batch, cache);
-      token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    }
-    double decode_seconds = std::chrono::duration<double>(clock::now() - start).count();
+      for (int t = 0; t < bench->prompt_tokens; ++t) batch.add(any_token(rng), t, seq, t + 1 == bench->prompt_tokens);
+      auto start = clock::now();
+      model->forward(batch, cache);
+      double seconds = std::chrono::duration<double>(clock::now() - start).count();
+      cache.remove_sequence(seq);
+      return seconds;
+    };
+    auto decode = [&] {
+      int seq = cache.add_sequence();
+      cache.reserve(seq, bench->generated_tokens);
+      int32_t token = any_token(rng);
+      auto start = clock::now();
+      for (int t = 0; t < bench->generated_tokens; ++t) {
+        batch.clear();
+        batch.add(token, t, seq, true);
+        std::vector<float> logits = model->forward(batch, cache);
+        token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      double seconds = std::chrono::duration<double>(clock::now() - start).count();
+      cache.remove_sequence(seq);
+      return seconds;
+    };
+    Rates pp, tg;
+    for (int r = 0; r < bench->repetitions; ++r) pp.add(bench->prompt_tokens / prefill());
+    for (int r = 0; r < bench->repetitions; ++r) tg.add(bench->generated_tokens / decode());
 
-    double pp = bench->prompt_tokens / prefill_seconds, tg = bench->generated_tokens / decode_seconds;
     double bytes_per_token = static_cast<double>(model->weights().decode_bytes(config));
-    double decode_gbs = bytes_per_token * tg / 1e9;
+    double decode_gbs = bytes_per_token * tg.mean() / 1e9;
+    double peak_rss = peak_rss_gib();  // before the bandwidth buffers add theirs
     size_t buffer = static_cast<size_t>(bench->bandwidth_gib * (1 << 30));
     double read_gbs = measure_read_bandwidth(buffer), copy_gbs = measure_copy_bandwidth(buffer);
 
-    std::printf("| %-6s | %10s | %8s |\n", "test", "t/s", "seconds");
-    std::printf("| pp%-4d | %10.2f | %8.3f |\n", bench->prompt_tokens, pp, prefill_seconds);
-    std::printf("| tg%-4d | %10.2f | %8.3f |\n", bench->generated_tokens, tg, decode_seconds);
+    std::printf("| %-6s | %16s | %8s |\n", "test", "t/s", "best t/s");
+    std::printf("| pp%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->prompt_tokens, pp.mean(), pp.sd(), pp.best());
+    std::printf("| tg%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->generated_tokens, tg.mean(), tg.sd(), tg.best());
     std::printf("threads: %d, kernels: %s\n", ThreadPool::global().size(), isa_summary().c_str());
-    std::printf("peak RSS: %.2f GiB\n", peak_rss_gib());
+    std::printf("peak RSS: %.2f GiB\n", peak_rss);
     std::printf("decode reads %.1f MB of weights per token: %.1f GB/s\n", bytes_per_token / 1e6, decode_gbs);
     std::printf("machine bandwidth (same run): read %.1f GB/s, copy %.1f GB/s\n", read_gbs, copy_gbs);
     std::printf("decode bandwidth: %.0f%% of read, %.0f%% of copy\n", 100 * decode_gbs / read_gbs,

@@ -55,11 +55,13 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("-f,--file", *file, "Text file")->required();
   cmd->add_option("-c,--ctx", options->ctx, "Chunk length in tokens; the second half of each is scored")->capture_default_str();
   cmd->add_option("--chunks", options->max_chunks, "At most this many chunks (default: all)");
-  cmd->add_option("--tokenizer", *tokenizer_dir, "Directory with tokenizer.json (default: the model directory)");
+  cmd->add_option("--tokenizer", *tokenizer_dir, "Tokenizer directory or GGUF file (default: the model's)");
   cmd->callback([=] {
     std::string dir = *tokenizer_dir;
     if (dir.empty()) {
-      if (model_options->path.empty() || !std::filesystem::exists(model_options->path + "/tokenizer.json"))
+      // A GGUF file carries its tokenizer; a model directory must hold tokenizer.json.
+      if (model_options->path.empty() || (std::filesystem::is_directory(model_options->path) &&
+                                          !std::filesystem::exists(model_options->path + "/tokenizer.json")))
         fail("--tokenizer: the model has no tokenizer.json; give --tokenizer DIR");
       dir = model_options->path;
     }

@@ -31,7 +31,7 @@ std::string read_text(const std::string& path) {
 
 void serve(const ModelOptions& model_options, ServeOptions options) {
   std::string tokenizer_dir = options.tokenizer.empty() ? model_options.path : options.tokenizer;
-  if (tokenizer_dir.empty()) fail("a model without files needs --tokenizer DIR (a directory with tokenizer.json)");
+  if (tokenizer_dir.empty()) fail("a model without files needs --tokenizer DIR (a directory with tokenizer.json, or a GGUF file)");
   // Installed first, so that a signal during the (long) load is not lost.
   server::TerminationSignals signals;
   Tokenizer tokenizer = Tokenizer::load(tokenizer_dir);
@@ -94,7 +94,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--api-key", s.api_key, "Require \"Authorization: Bearer KEY\" on /v1/ routes")
       ->envname("DSEEK_API_KEY");
   cmd->add_option("--served-model-name", s.model_name, "Model id in the API (default: the model directory's name)");
-  cmd->add_option("--tokenizer", options->tokenizer, "Tokenizer directory (default: the model directory)");
+  cmd->add_option("--tokenizer", options->tokenizer, "Tokenizer directory or GGUF file (default: the model's)");
   cmd->add_option("--chat-template", options->chat_template, "Jinja chat template file, instead of the tokenizer's");
   cmd->add_option("--max-body-bytes", s.max_body_bytes, "Largest request body accepted (413 beyond)")
       ->capture_default_str()->check(CLI::PositiveNumber);

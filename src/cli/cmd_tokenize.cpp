@@ -48,7 +48,7 @@ void add_tokenize_commands(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
   auto bos = std::make_shared<bool>(false);
   auto* tokenize = app.add_subcommand("tokenize", "Encode stdin (taken byte for byte) and print its token ids");
-  tokenize->add_option("DIR", *dir, "Model or tokenizer directory (tokenizer.json)")->required();
+  tokenize->add_option("DIR", *dir, "Model or tokenizer directory (tokenizer.json), or a GGUF file")->required();
   tokenize->add_flag("--bos", *bos, "Add the special tokens transformers adds by default (BOS)");
   tokenize->callback([=] {
     Tokenizer tokenizer = Tokenizer::load(*dir);
@@ -63,7 +63,7 @@ void add_tokenize_commands(CLI::App& app) {
 
   auto skip_special = std::make_shared<bool>(false);
   auto* detokenize = app.add_subcommand("detokenize", "Decode token ids read from stdin and print the text");
-  detokenize->add_option("DIR", *dir, "Model or tokenizer directory (tokenizer.json)")->required();
+  detokenize->add_option("DIR", *dir, "Model or tokenizer directory (tokenizer.json), or a GGUF file")->required();
   detokenize->add_flag("--skip-special-tokens", *skip_special, "Leave out special tokens such as BOS and EOS");
   detokenize->callback([=] {
     Tokenizer tokenizer = Tokenizer::load(*dir);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "kernels/thread_pool.h"
 #include "model/presets.h"
@@ -16,7 +17,9 @@ void add_model_options(CLI::App* command, ModelOptions& o) {
   command->add_option("--preset", o.preset, "Architecture preset, with --dummy: deepseek-v2-lite, deepseek-v2, deepseek-v3, ...");
   command->add_flag("--dummy", o.dummy, "Random weights (no files), like vLLM's dummy load format");
   command->add_option("--layers", o.layers, "With --preset: keep only this many layers (to fit memory)");
-  command->add_option("--dtype", o.dtype, "With --dummy: weight format (bf16, f16, f32, fp8)");
+  command->add_option("--dtype", o.dtype,
+                      "With --dummy: weight format (bf16, f16, f32, fp8), or a type of dseek quantize --type "
+                      "(q8_0, q4_k_m, q6_k, ...) for its GGUF layout");
   command->add_option("--seed", o.seed, "With --dummy: random seed");
   command->add_option("-t,--threads", o.threads, "Threads (default: physical cores)");
 }
@@ -51,13 +54,14 @@ std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
       fail("--preset needs --dummy: dseek has no files for it, only its shape (random weights)");
     ModelConfig config = preset_config(o.preset);
     if (o.layers > 0) config.num_hidden_layers = std::min(config.num_hidden_layers, o.layers);
-    DType dtype;
-    if (o.dtype == "bf16") dtype = DType::BF16;
-    else if (o.dtype == "f16") dtype = DType::F16;
-    else if (o.dtype == "f32") dtype = DType::F32;
-    else if (o.dtype == "fp8") dtype = DType::F8_E4M3;
-    else fail("--dtype: unknown weight format \"{}\" (bf16, f16, f32, fp8)", o.dtype);
-    model = DeepSeekModel::random(config, dtype, o.seed, progress_bar("generating weights"));
+    std::optional<DType> plain;  // Hugging Face layout; quantized types take GGUF's
+    if (o.dtype == "bf16") plain = DType::BF16;
+    else if (o.dtype == "f16") plain = DType::F16;
+    else if (o.dtype == "f32") plain = DType::F32;
+    else if (o.dtype == "fp8") plain = DType::F8_E4M3;
+    LoadProgress progress = progress_bar("generating weights");
+    model = plain ? DeepSeekModel::random(config, *plain, o.seed, progress)
+                  : DeepSeekModel::random(config, QuantPlan(o.dtype, {}, "--dtype"), o.seed, progress);
     std::fprintf(stderr, "model: %s preset, %d layers, RANDOM %s weights (not a real model: its text is noise)\n",
                  o.preset.c_str(), config.num_hidden_layers, o.dtype.c_str());
   } else {

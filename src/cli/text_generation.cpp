@@ -69,7 +69,7 @@ void add_generation_options(CLI::App* cmd, GenerationFlags& f) {
                   "Context positions: prompt plus output (0: the model's max_position_embeddings)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--tokenizer", f.tokenizer, "Tokenizer directory (default: the model directory)");
+  cmd->add_option("--tokenizer", f.tokenizer, "Tokenizer directory or GGUF file (default: the model's)");
 }
 
 ResolvedFlags resolve_flags(const GenerationFlags& f, const ModelOptions& model, const CLI::App& command) {
@@ -110,7 +110,7 @@ void finish_settings(ResolvedFlags& r, const GenerationFlags& f, const DeepSeekM
 
 std::string tokenizer_dir(const GenerationFlags& f, const ModelOptions& model) {
   if (!f.tokenizer.empty()) return f.tokenizer;
-  if (model.path.empty()) fail("a model without files needs --tokenizer DIR (a directory with tokenizer.json)");
+  if (model.path.empty()) fail("a model without files needs --tokenizer DIR (a directory with tokenizer.json, or a GGUF file)");
   return model.path;
 }
 

@@ -31,14 +31,73 @@ void add_in_place(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
+// y[m, N] = x[m, K] · Wᵀ.
+struct Product {
+  const float* x;
+  Weight w;
+  float* y;
+};
+
+// Several products of m rows each. For one row (decode) they are one dispatch: the threads
+// split the weights' bytes evenly and each runs its rows of every product inline, so that a
+// token waits on the threads once rather than once per small matrix.
+void matmul_each(const std::vector<Product>& products, int64_t m) {
+  if (m != 1) {
+    for (const Product& p : products) matmul(p.x, m, p.w, p.y);
+    return;
+  }
+  constexpr int64_t kUnit = 4096;  // weight bytes per unit of work
+  std::vector<int64_t> start{0};   // each product's first byte in the concatenation
+  for (const Product& p : products) start.push_back(start.back() + p.w.bytes());
+  ThreadPool::global().parallel_for((start.back() + kUnit - 1) / kUnit, [&](int, int64_t begin, int64_t end) {
+    for (size_t i = 0; i < products.size(); ++i) {
+      const Weight& w = products[i].w;
+      // The rows whose first byte falls in [begin, end) units: consecutive ranges tile them.
+      auto first_row = [&](int64_t unit) {
+        int64_t offset = std::clamp(unit * kUnit - start[i], int64_t{0}, w.bytes());
+        return (offset * w.rows + w.bytes() - 1) / w.bytes();
+      };
+      int64_t r0 = first_row(begin), r1 = first_row(end);
+      if (r1 > r0) matmul(products[i].x, 1, w.slice_rows(r0, r1 - r0), products[i].y + r0);
+    }
+  });
+}
+
+// silu(g) * u, in place in g.
+void swiglu(float* g, const float* u, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
 // SwiGLU feed-forward: down(silu(gate(x)) * up(x)) on n rows.
 void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) {
   int64_t inner = w.gate.rows;
   Buffer g(n * inner), u(n * inner);
-  matmul(x, n, w.gate, g.data());
-  matmul(x, n, w.up, u.data());
-  for (int64_t i = 0; i < n * inner; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  matmul_each({{x, w.gate, g.data()}, {x, w.up, u.data()}}, n);
+  swiglu(g.data(), u.data(), n * inner);
   matmul(g.data(), n, w.down, out);
+}
+
+// out[d] = sum of weight_i · mlp_i(x) for one row x: every gate and up product in one
+// dispatch, every down product in another.
+void mlp_sum_one(const std::vector<std::pair<const MlpWeights*, float>>& mlps, const float* x, int64_t d, float* out) {
+  std::vector<Buffer> g(mlps.size()), u(mlps.size()), y(mlps.size(), Buffer(d));
+  std::vector<Product> products;
+  for (size_t i = 0; i < mlps.size(); ++i) {
+    g[i].resize(mlps[i].first->gate.rows);
+    u[i].resize(mlps[i].first->up.rows);
+    products.push_back({x, mlps[i].first->gate, g[i].data()});
+    products.push_back({x, mlps[i].first->up, u[i].data()});
+  }
+  matmul_each(products, 1);
+  products.clear();
+  for (size_t i = 0; i < mlps.size(); ++i) {
+    swiglu(g[i].data(), u[i].data(), static_cast<int64_t>(g[i].size()));
+    products.push_back({g[i].data(), mlps[i].first->down, y[i].data()});
+  }
+  matmul_each(products, 1);
+  std::fill(out, out + d, 0.0f);
+  for (size_t i = 0; i < mlps.size(); ++i)
+    for (int64_t j = 0; j < d; ++j) out[j] += mlps[i].second * y[i][j];
 }
 
 // Indices of the k largest values, largest first; ties go to the lower index.
@@ -104,6 +163,16 @@ void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, f
   int64_t d = c.hidden_size;
   Buffer logits(n * c.n_routed_experts);
   matmul(x, n, w.router, logits.data());
+  if (n == 1) {
+    // In expert order (as stored), then the shared experts: the sums of the batched path below.
+    Route route = gate(c, logits.data(), w.score_bias);
+    std::vector<std::pair<const MlpWeights*, float>> mlps;
+    for (size_t k = 0; k < route.experts.size(); ++k) mlps.emplace_back(&w.experts[route.experts[k]], route.weights[k]);
+    std::sort(mlps.begin(), mlps.end());
+    if (w.shared) mlps.emplace_back(&*w.shared, 1.0f);
+    mlp_sum_one(mlps, x, d, out);
+    return;
+  }
   std::vector<std::vector<std::pair<int64_t, float>>> by_expert(c.n_routed_experts);
   for (int64_t t = 0; t < n; ++t) {
     Route route = gate(c, logits.data() + t * c.n_routed_experts, w.score_bias);
@@ -140,19 +209,16 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
   const int64_t nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim, qk = c.qk_head_dim();
   const int64_t v_dim = c.v_head_dim, rank = c.kv_lora_rank, width = rank + rope_dim;
 
-  Buffer q(n * heads * qk);
+  Buffer q(n * heads * qk), qa(n * c.q_lora_rank), kv(n * width);
   if (c.q_lora_rank > 0) {
-    Buffer qa(n * c.q_lora_rank);
-    matmul(x, n, a.q_a, qa.data());
+    matmul_each({{x, a.q_a, qa.data()}, {x, a.kv_a, kv.data()}}, n);
     rms_norm(qa.data(), n, c.q_lora_rank, a.q_a_norm, c.rms_norm_eps, qa.data());
     matmul(qa.data(), n, a.q_b, q.data());
   } else {
-    matmul(x, n, a.q, q.data());
+    matmul_each({{x, a.q, q.data()}, {x, a.kv_a, kv.data()}}, n);
   }
 
   // The cache row of each token: its normalized latent and its rotated rope key.
-  Buffer kv(n * width);
-  matmul(x, n, a.kv_a, kv.data());
   for (int64_t t = 0; t < n; ++t) {
     float* row = cache.row(layer, batch.sequences[t], batch.positions[t]);
     rms_norm(kv.data() + t * width, 1, rank, a.kv_a_norm, c.rms_norm_eps, row);
@@ -284,6 +350,27 @@ void fault_in(const Checkpoint& checkpoint, const LoadProgress& progress) {
   progress(total, total);
 }
 
+// Tensors made on demand; progress reports the bytes made of a total estimated from the
+// parameter count at the bytes per parameter so far (types differ from tensor to tensor).
+TensorLookup random_lookup(const ModelConfig& config, RandomWeights& source, const LoadProgress& progress) {
+  double parameters = static_cast<double>(config.parameter_count(false));
+  return [&source, progress, parameters](const std::string& name, const std::vector<int64_t>& shape) {
+    const TensorView* t = source.get(name, shape);
+    if (t && progress && source.elements_made() > 0) {
+      double bytes = static_cast<double>(source.bytes_made());
+      progress(source.bytes_made(), static_cast<int64_t>(bytes * parameters / static_cast<double>(source.elements_made())));
+    }
+    return t;
+  };
+}
+
+ModelConfig random_config(const ModelConfig& config, bool fp8) {
+  ModelConfig c = config;
+  c.num_nextn_predict_layers = 0;  // speculative decoding with random weights measures nothing
+  c.fp8_weights = fp8;
+  return c;
+}
+
 }  // namespace
 
 std::unique_ptr<DeepSeekModel> DeepSeekModel::load(const std::string& model_dir, const LoadProgress& progress) {
@@ -299,22 +386,21 @@ std::unique_ptr<DeepSeekModel> DeepSeekModel::load(const std::string& model_dir,
 
 std::unique_ptr<DeepSeekModel> DeepSeekModel::random(const ModelConfig& config, DType dtype, uint64_t seed,
                                                      const LoadProgress& progress) {
-  ModelConfig c = config;
-  c.num_nextn_predict_layers = 0;  // speculative decoding with random weights measures nothing
-  c.fp8_weights = dtype == DType::F8_E4M3;
+  ModelConfig c = random_config(config, dtype == DType::F8_E4M3);
   std::unique_ptr<DeepSeekModel> model(new DeepSeekModel(c));
   model->random_ = std::make_unique<RandomWeights>(c, dtype, seed);
-  RandomWeights& source = *model->random_;
-  int64_t total = c.parameter_count(false) * static_cast<int64_t>(dtype_size(dtype)), done = 0;
-  model->weights_ = bind_weights(
-      c,
-      [&](const std::string& name, const std::vector<int64_t>& shape) {
-        const TensorView* t = source.get(name, shape);
-        if (t && progress) progress(std::min(done += static_cast<int64_t>(t->nbytes), total), total);
-        return t;
-      },
-      "random weights");
-  if (progress) progress(total, total);
+  model->weights_ = bind_weights(c, random_lookup(c, *model->random_, progress), "random weights");
+  if (progress) progress(model->random_->bytes_made(), model->random_->bytes_made());
+  return model;
+}
+
+std::unique_ptr<DeepSeekModel> DeepSeekModel::random(const ModelConfig& config, const QuantPlan& plan, uint64_t seed,
+                                                     const LoadProgress& progress) {
+  ModelConfig c = random_config(config, false);
+  std::unique_ptr<DeepSeekModel> model(new DeepSeekModel(c));
+  model->random_ = std::make_unique<RandomWeights>(c, plan, seed);
+  model->weights_ = bind_gguf_weights(c, random_lookup(c, *model->random_, progress), "random weights");
+  if (progress) progress(model->random_->bytes_made(), model->random_->bytes_made());
   return model;
 }
 

@@ -10,6 +10,7 @@
 #include "io/checkpoint.h"
 #include "io/gguf.h"
 #include "model/config.h"
+#include "model/quant_plan.h"
 #include "model/random_weights.h"
 #include "model/rope.h"
 #include "model/weights.h"
@@ -28,6 +29,10 @@ class DeepSeekModel {
   static std::unique_ptr<DeepSeekModel> load(const std::string& model_dir, const LoadProgress& progress = {});
   // Random weights in `dtype` for an architecture (see model/presets.h), without files.
   static std::unique_ptr<DeepSeekModel> random(const ModelConfig& config, DType dtype, uint64_t seed,
+                                               const LoadProgress& progress = {});
+  // Random weights under GGUF names in the types `plan` chooses: the speed of `dseek quantize`'s
+  // output for the architecture.
+  static std::unique_ptr<DeepSeekModel> random(const ModelConfig& config, const QuantPlan& plan, uint64_t seed,
                                                const LoadProgress& progress = {});
   // A llama.cpp GGUF file of architecture deepseek2 (model/gguf_model.h), mapped and used in place.
   static std::unique_ptr<DeepSeekModel> load_gguf(const std::string& path, const LoadProgress& progress = {});

@@ -50,14 +50,17 @@ std::string blk(int layer, const char* name) { return "blk." + std::to_string(la
 
 class GgufBinder {
  public:
-  GgufBinder(const ModelConfig& config, const GgufFile& file) : c_(config), file_(file) {}
+  GgufBinder(const ModelConfig& config, const TensorLookup& lookup, const std::string& source)
+      : c_(config), lookup_(lookup), source_(source) {}
 
   const TensorView& tensor(const std::string& name, const std::vector<int64_t>& shape) const {
-    const TensorView& t = file_.tensor(name);
+    const TensorView* found = lookup_(name, shape);
+    if (!found) fail("{}: tensor '{}' is missing", source_, name);
+    const TensorView& t = *found;
     if (t.shape != shape) {
       TensorView expected;
       expected.shape = shape;
-      fail("{}: tensor {} has shape {}, expected {}", file_.path(), name, t.shape_string(), expected.shape_string());
+      fail("{}: tensor {} has shape {}, expected {}", source_, name, t.shape_string(), expected.shape_string());
     }
     return t;
   }
@@ -68,9 +71,9 @@ class GgufBinder {
     const TensorView& t = tensor(name, shape);
     bool plain = t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16;
     if (!plain && (!is_quantized(t.dtype) || t.dtype == DType::Q8_K))
-      fail("{}: tensor {} has type {}, which is not a weight format", file_.path(), name, dtype_name(t.dtype));
+      fail("{}: tensor {} has type {}, which is not a weight format", source_, name, dtype_name(t.dtype));
     if (cols % static_cast<int64_t>(dtype_block_elems(t.dtype)) != 0)
-      fail("{}: tensor {} has rows of {} values, not whole {} blocks", file_.path(), name, cols, dtype_name(t.dtype));
+      fail("{}: tensor {} has rows of {} values, not whole {} blocks", source_, name, cols, dtype_name(t.dtype));
     Weight w;
     w.dtype = t.dtype;
     w.rows = t.numel() / cols;
@@ -106,7 +109,7 @@ class GgufBinder {
         break;
       }
       default:
-        fail("{}: tensor {} has type {}, expected F32, F16 or BF16", file_.path(), name, dtype_name(t.dtype));
+        fail("{}: tensor {} has type {}, expected F32, F16 or BF16", source_, name, dtype_name(t.dtype));
     }
     return out;
   }
@@ -135,7 +138,7 @@ class GgufBinder {
     }
     a.kv_a = matrix(name("attn_kv_a_mqa"), rank + c_.qk_rope_head_dim, d);
     a.kv_a_norm = vector(name("attn_kv_a_norm"), rank);
-    if (file_.find_tensor(name("attn_k_b"))) {
+    if (lookup_(name("attn_k_b"), {h, rank, c_.qk_nope_head_dim})) {
       a.k_b = matrix(name("attn_k_b"), h * rank, c_.qk_nope_head_dim, {h, rank, c_.qk_nope_head_dim});
       a.v_b = matrix(name("attn_v_b"), h * c_.v_head_dim, rank, {h, c_.v_head_dim, rank});
     } else {
@@ -161,7 +164,8 @@ class GgufBinder {
 
  private:
   const ModelConfig& c_;
-  const GgufFile& file_;
+  const TensorLookup& lookup_;
+  const std::string& source_;
 };
 
 }  // namespace
@@ -246,7 +250,12 @@ ModelConfig gguf_model_config(const GgufFile& file) {
 }
 
 ModelWeights bind_gguf_weights(const ModelConfig& config, const GgufFile& file) {
-  GgufBinder bind(config, file);
+  return bind_gguf_weights(
+      config, [&](const std::string& name, const std::vector<int64_t>&) { return file.find_tensor(name); }, file.path());
+}
+
+ModelWeights bind_gguf_weights(const ModelConfig& config, const TensorLookup& lookup, const std::string& source) {
+  GgufBinder bind(config, lookup, source);
   ModelWeights w;
   w.embed = bind.matrix("token_embd.weight", config.vocab_size, config.hidden_size);
   for (int l = 0; l < config.num_hidden_layers; ++l) w.layers.push_back(bind.layer(l));
@@ -272,17 +281,19 @@ GgufMetadata gguf_model_metadata(const ModelConfig& c, const std::string& name) 
   add("attention.layer_norm_rms_epsilon", f32(c.rms_norm_eps));
   add("leading_dense_block_count", u32(c.first_k_dense_replace));
   add("vocab_size", u32(c.vocab_size));
-  if (c.q_lora_rank > 0) add("attention.q_lora_rank", u32(c.q_lora_rank));
+  // llama.cpp requires q_lora_rank unless the layer count is V2-Lite's; 0 selects attn_q.
+  add("attention.q_lora_rank", u32(c.q_lora_rank));
   add("attention.kv_lora_rank", u32(c.kv_lora_rank));
   add("attention.key_length", u32(c.kv_lora_rank + c.qk_rope_head_dim));
   add("attention.value_length", u32(c.kv_lora_rank));
   add("attention.key_length_mla", u32(c.qk_head_dim()));
   add("attention.value_length_mla", u32(c.v_head_dim));
+  // llama.cpp requires expert_feed_forward_length and expert_shared_count, MoE or not.
+  add("expert_feed_forward_length", u32(c.moe_intermediate_size));
+  add("expert_shared_count", u32(c.n_shared_experts));
   if (c.n_routed_experts > 0) {
     add("expert_used_count", u32(c.num_experts_per_tok));
-    add("expert_feed_forward_length", u32(c.moe_intermediate_size));
     add("expert_count", u32(c.n_routed_experts));
-    add("expert_shared_count", u32(c.n_shared_experts));
     add("expert_weights_scale", f32(c.routed_scaling_factor));
     add("expert_weights_norm", GgufValue::boolean(c.norm_topk_prob));
     add("expert_gating_func", u32(c.scoring_func == ScoringFunc::Sigmoid ? 2 : 1));

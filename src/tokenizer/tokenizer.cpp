@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/gguf.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/json_fields.h"
 #include "tokenizer/normalizer.h"
 #include "tokenizer/pre_tokenizer.h"
@@ -53,6 +55,19 @@ struct Tokenizer::Impl {
     auto id = lookup(*token);
     if (!id) fail("tokenizer_config.json: {} {} is not a token of tokenizer.json", field, *token);
     return id;
+  }
+  // encode(add_special_tokens)'s BOS/EOS from the config's add_bos_token/add_eos_token.
+  void config_affixes(bool bos_by_default) {
+    if (config.add_bos_token.value_or(bos_by_default)) {
+      auto id = config_token(config.bos_token, "bos_token");
+      if (!id) fail("tokenizer_config.json: add_bos_token is set but bos_token is not");
+      affixes.prefix.push_back(*id);
+    }
+    if (config.add_eos_token.value_or(false)) {
+      auto id = config_token(config.eos_token, "eos_token");
+      if (!id) fail("tokenizer_config.json: add_eos_token is set but eos_token is not");
+      affixes.suffix.push_back(*id);
+    }
   }
 };
 
@@ -147,6 +162,8 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::filesystem::path& dir) {
+  if (dir.extension() == ".gguf" && !std::filesystem::is_directory(dir))
+    return load_gguf_tokenizer(GgufFile(dir.string()));
   std::filesystem::path path = dir / "tokenizer.json";
   if (!std::filesystem::exists(path)) fail("{}: no tokenizer.json in this directory", dir.string());
   TokenizerConfig config = TokenizerConfig::load(dir);
@@ -183,6 +200,27 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, TokenizerConfig 
     if (type != "ByteLevel") fail("{}: unsupported decoder type {}", decoder_where, type);
   }
 
+  if (uses_config_affixes(impl->config)) {
+    impl->config_affixes(true);
+  } else {
+    apply_post_processor(field("post_processor"), json_fields::path(root, "post_processor"), impl->affixes);
+  }
+  return finish(std::move(impl));
+}
+
+Tokenizer Tokenizer::from_parts(TokenizerParts parts, TokenizerConfig config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->normalizer = std::move(parts.normalizer);
+  impl->pre_tokenizer = std::move(parts.pre_tokenizer);
+  impl->model = std::move(parts.model);
+  impl->added = std::move(parts.added);
+  for (const AddedToken& token : impl->added->tokens()) impl->added_ids[token.content] = token.id;
+  impl->config_affixes(false);
+  return finish(std::move(impl));
+}
+
+Tokenizer Tokenizer::finish(std::unique_ptr<Impl> impl) {
   uint32_t limit = impl->model->id_limit();
   for (const AddedToken& token : impl->added->tokens()) limit = std::max(limit, token.id + 1);
   impl->decode_table.resize(limit);
@@ -203,21 +241,6 @@ Tokenizer Tokenizer::from_json(std::string_view tokenizer_json, TokenizerConfig 
     entry.present = true;
     entry.special = special_contents.contains(token.content);
     entry.bytes = token.content;
-  }
-
-  if (uses_config_affixes(impl->config)) {
-    if (impl->config.add_bos_token.value_or(true)) {
-      auto id = impl->config_token(impl->config.bos_token, "bos_token");
-      if (!id) fail("tokenizer_config.json: add_bos_token is set but bos_token is not");
-      impl->affixes.prefix.push_back(*id);
-    }
-    if (impl->config.add_eos_token.value_or(false)) {
-      auto id = impl->config_token(impl->config.eos_token, "eos_token");
-      if (!id) fail("tokenizer_config.json: add_eos_token is set but eos_token is not");
-      impl->affixes.suffix.push_back(*id);
-    }
-  } else {
-    apply_post_processor(field("post_processor"), json_fields::path(root, "post_processor"), impl->affixes);
   }
   impl->bos = impl->config_token(impl->config.bos_token, "bos_token");
   impl->eos = impl->config_token(impl->config.eos_token, "eos_token");

@@ -1,5 +1,6 @@
 // A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) that encodes and
-// decodes exactly as transformers' fast tokenizers do. Thread-safe once loaded.
+// decodes exactly as transformers' fast tokenizers do, also when rebuilt from a GGUF file's
+// tokenizer.ggml.* metadata (tokenizer/gguf_tokenizer.h). Thread-safe once loaded.
 //
 // One deliberate difference: an added token decodes to its own text. Hugging Face sends
 // added tokens through the ByteLevel decoder too, which turns DeepSeek's added "ü"
@@ -21,14 +22,29 @@
 
 namespace dseek {
 
+class Bpe;
+class Normalizer;
+class PreTokenizer;
+
+// The stages of a tokenizer, for sources other than tokenizer.json.
+struct TokenizerParts {
+  std::unique_ptr<Normalizer> normalizer;       // may be null
+  std::unique_ptr<PreTokenizer> pre_tokenizer;  // may be null
+  std::unique_ptr<Bpe> model;
+  std::unique_ptr<AddedVocabulary> added;
+};
+
 class Tokenizer {
  public:
-  // DIR (a model or tokenizer directory) holds tokenizer.json and, optionally,
-  // tokenizer_config.json and chat_template.jinja.
-  static Tokenizer load(const std::filesystem::path& dir);
+  // PATH is a model or tokenizer directory holding tokenizer.json and, optionally,
+  // tokenizer_config.json and chat_template.jinja; or a .gguf file with tokenizer metadata.
+  static Tokenizer load(const std::filesystem::path& path);
   // From tokenizer.json's text; `where` names it in errors.
   static Tokenizer from_json(std::string_view tokenizer_json, TokenizerConfig config,
                              std::string_view where = "tokenizer.json");
+  // A byte-level BPE tokenizer from its parts; encode(add_special_tokens) adds the config's
+  // bos_token/eos_token as its add_bos_token/add_eos_token say (absent: neither).
+  static Tokenizer from_parts(TokenizerParts parts, TokenizerConfig config);
 
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
@@ -65,6 +81,8 @@ class Tokenizer {
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  // Decode table and special-token ids, once the stages and affixes are set.
+  static Tokenizer finish(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

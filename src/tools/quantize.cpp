@@ -1,13 +1,11 @@
 #include "tools/quantize.h"
 
+#include <strings.h>
+
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "io/gguf.h"
 #include "kernels/convert.h"
@@ -16,39 +14,14 @@
 #include "model/deepseek.h"
 #include "model/gguf_model.h"
 #include "quant/formats.h"
-#include "tokenizer/tokenizer_config.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "util/error.h"
 
 namespace dseek {
 namespace {
 
-constexpr DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0,
-                                  DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q2_K,
-                                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
-
-std::string upper(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// llama.cpp's substitutes for types whose blocks do not divide a row.
-DType fallback(DType t, int64_t cols) {
-  auto fits = [cols](DType d) { return cols % static_cast<int64_t>(dtype_block_elems(d)) == 0; };
-  if (fits(t)) return t;
-  DType f = DType::F16;
-  switch (t) {
-    case DType::Q4_K: f = DType::Q5_0; break;
-    case DType::Q5_K: f = DType::Q5_1; break;
-    case DType::Q6_K: f = DType::Q8_0; break;
-    case DType::Q2_K:
-    case DType::Q3_K: f = DType::IQ4_NL; break;
-    default: break;
-  }
-  return fits(f) ? f : DType::F16;
 }
 
 // A matrix of any stored format as F32 rows.
@@ -189,106 +162,18 @@ std::vector<unsigned char> convert(const std::vector<float>& x, int64_t rows, in
   return out;
 }
 
-// llama.cpp's token types.
-enum TokenType : int32_t { kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5 };
-
-// tokenizer.ggml.* keys from DIR/tokenizer.json (+ tokenizer_config.json), BPE as "gpt2".
-void add_tokenizer_metadata(const std::string& dir, const ModelConfig& c, GgufMetadata& m) {
-  std::string path = dir + "/tokenizer.json";
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.str());
-  } catch (const std::exception& e) {
-    fail("{}: not valid JSON: {}", path, e.what());
-  }
-  std::vector<std::string> tokens(c.vocab_size);
-  std::vector<int32_t> types(c.vocab_size, kUnused);
-  auto put = [&](int64_t id, const std::string& token, int32_t type) {
-    if (id < 0 || id >= c.vocab_size) fail("{}: token \"{}\" has id {}, outside the model's vocabulary of {}", path, token, id, c.vocab_size);
-    tokens[id] = token;
-    types[id] = type;
-  };
-  std::vector<std::string> merges;
-  try {
-    for (const auto& [token, id] : j.at("model").at("vocab").items()) put(id.get<int64_t>(), token, kNormal);
-    for (const auto& merge : j.at("model").at("merges"))
-      merges.push_back(merge.is_string() ? merge.get<std::string>()
-                                         : merge.at(0).get<std::string>() + " " + merge.at(1).get<std::string>());
-    if (j.contains("added_tokens"))
-      for (const auto& t : j.at("added_tokens"))
-        put(t.at("id").get<int64_t>(), t.at("content").get<std::string>(),
-            t.value("special", false) ? kControl : kUserDefined);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not a BPE tokenizer.json: {}", path, e.what());
-  }
-  // Ids the tokenizer does not use (the vocabulary is padded), named as llama.cpp's converter does.
-  for (int64_t i = 0; i < c.vocab_size; ++i)
-    if (types[i] == kUnused) tokens[i] = "[PAD" + std::to_string(i) + "]";
-  std::vector<GgufValue> type_values;
-  for (int32_t t : types) type_values.push_back(GgufValue::i32(t));
-  m.emplace_back("tokenizer.ggml.model", GgufValue::string("gpt2"));
-  m.emplace_back("tokenizer.ggml.pre", GgufValue::string(c.model_type == "deepseek_v3" ? "deepseek-v3" : "deepseek-llm"));
-  m.emplace_back("tokenizer.ggml.tokens", GgufValue::strings(tokens));
-  m.emplace_back("tokenizer.ggml.token_type", GgufValue::array(GgufType::I32, std::move(type_values)));
-  m.emplace_back("tokenizer.ggml.merges", GgufValue::strings(merges));
-  if (c.bos_token_id) m.emplace_back("tokenizer.ggml.bos_token_id", GgufValue::u32(static_cast<uint32_t>(*c.bos_token_id)));
-  if (!c.eos_token_ids.empty())
-    m.emplace_back("tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<uint32_t>(c.eos_token_ids.front())));
-  TokenizerConfig config = TokenizerConfig::load(dir);
-  if (config.add_bos_token) m.emplace_back("tokenizer.ggml.add_bos_token", GgufValue::boolean(*config.add_bos_token));
-  if (config.add_eos_token) m.emplace_back("tokenizer.ggml.add_eos_token", GgufValue::boolean(*config.add_eos_token));
-  if (const ChatTemplate* t = config.chat_template()) m.emplace_back("tokenizer.chat_template", GgufValue::string(t->source));
+// llama.cpp's general.file_type (enum llama_ftype) for a --type: what the file mostly holds.
+uint32_t file_type(const std::string& type) {
+  static const std::pair<const char*, uint32_t> kFileTypes[] = {
+      {"F32", 0},   {"F16", 1},     {"Q4_0", 2},   {"Q4_1", 3},    {"Q8_0", 7},   {"Q5_0", 8},
+      {"Q5_1", 9},  {"Q2_K", 10},   {"Q3_K", 11},  {"Q3_K_M", 12}, {"Q4_K", 14},  {"Q4_K_M", 15},
+      {"Q5_K", 16}, {"Q5_K_M", 17}, {"Q6_K", 18},  {"IQ4_NL", 25}, {"BF16", 32}};
+  for (const auto& [name, id] : kFileTypes)
+    if (strcasecmp(type.c_str(), name) == 0) return id;
+  fail("--type: unknown type \"{}\"", type);
 }
 
 }  // namespace
-
-DType parse_weight_type(const std::string& name, const std::string& option) {
-  std::string u = upper(name);
-  std::string known;
-  for (DType t : kWeightTypes) {
-    if (dtype_name(t) == u) return t;
-    known += (known.empty() ? "" : ", ") + std::string(dtype_name(t));
-  }
-  fail("{}: unknown type \"{}\" (known: {}, Q3_K_M, Q4_K_M, Q5_K_M)", option, name, known);
-}
-
-QuantPlan::QuantPlan(const std::string& type, const std::vector<std::string>& tensor_types) {
-  for (const std::string& spec : tensor_types) {
-    size_t eq = spec.rfind('=');
-    if (eq == std::string::npos || eq == 0)
-      fail("--tensor-type: \"{}\" is not REGEX=TYPE (e.g. ffn_down=Q6_K)", spec);
-    DType t = parse_weight_type(spec.substr(eq + 1), "--tensor-type " + spec);
-    try {
-      overrides_.push_back({std::regex(spec.substr(0, eq)), t});
-    } catch (const std::regex_error& e) {
-      fail("--tensor-type: bad regular expression \"{}\": {}", spec.substr(0, eq), e.what());
-    }
-  }
-  user_rules_ = overrides_.size();
-  std::string u = upper(type);
-  // The _M presets keep the tensors most sensitive to error (llama.cpp's choice) in a wider type.
-  DType bump = DType::F32;
-  if (u == "Q3_K_M") base_ = DType::Q3_K, bump = DType::Q5_K;
-  else if (u == "Q4_K_M") base_ = DType::Q4_K, bump = DType::Q6_K;
-  else if (u == "Q5_K_M") base_ = DType::Q5_K, bump = DType::Q6_K;
-  else base_ = parse_weight_type(type, "--type");
-  if (bump != DType::F32) overrides_.push_back({std::regex("^output\\.|attn_v_b|ffn_down"), bump});
-}
-
-DType QuantPlan::choose(const std::string& name, const std::vector<int64_t>& shape) const {
-  if (shape.size() < 2 || ends_with(name, "ffn_gate_inp.weight")) return DType::F32;
-  DType t = base_;
-  for (const Rule& rule : overrides_) {
-    if (std::regex_search(name, rule.pattern)) {
-      t = rule.dtype;
-      break;
-    }
-  }
-  return fallback(t, shape.back());
-}
 
 void quantize_model(const std::string& input, const std::string& output, const QuantizeOptions& options,
                     const QuantizeProgress& progress) {
@@ -300,16 +185,23 @@ void quantize_model(const std::string& input, const std::string& output, const Q
   if (name.empty()) name = std::filesystem::path(input).parent_path().filename().string();
   GgufMetadata metadata = gguf_model_metadata(c, name);
   metadata.emplace_back("general.quantization_version", GgufValue::u32(2));
+  metadata.emplace_back("general.file_type", GgufValue::u32(file_type(options.type)));
   std::string tokenizer_dir = options.tokenizer_dir.empty() && !from_gguf ? input : options.tokenizer_dir;
+  GgufMetadata tokenizer;
   if (!tokenizer_dir.empty() && std::filesystem::exists(tokenizer_dir + "/tokenizer.json")) {
-    add_tokenizer_metadata(tokenizer_dir, c, metadata);
+    std::optional<int64_t> eos;
+    if (!c.eos_token_ids.empty()) eos = c.eos_token_ids.front();
+    tokenizer = gguf_tokenizer_metadata(tokenizer_dir, c.vocab_size, c.bos_token_id, eos);
   } else if (!options.tokenizer_dir.empty()) {
     fail("--tokenizer: {} has no tokenizer.json", options.tokenizer_dir);
   } else if (from_gguf) {
     GgufFile in(input);
     for (const auto& [key, value] : in.metadata())
-      if (key.starts_with("tokenizer.")) metadata.emplace_back(key, value);
+      if (key.starts_with("tokenizer.")) tokenizer.emplace_back(key, value);
   }
+  // llama.cpp requires tokenizer.ggml.model; "none" loads the weights with a vocabulary of bare ids.
+  if (tokenizer.empty()) tokenizer.emplace_back("tokenizer.ggml.model", GgufValue::string("none"));
+  metadata.insert(metadata.end(), tokenizer.begin(), tokenizer.end());
 
   std::vector<Source> sources = model_sources(c, model->weights());
   int64_t total = 0, done = 0;

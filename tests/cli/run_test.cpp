@@ -208,5 +208,28 @@ TEST(RunCommand, BadArgumentsAreClearErrors) {
       << vocab.err;
 }
 
+// A GGUF file from `dseek quantize` carries the tokenizer and chat template: no --tokenizer needed.
+TEST(RunCommand, GgufModelBringsItsTokenizer) {
+  TempFile gguf("chat_f32.gguf", "");
+  ProcessResult quantized = run_dseek({"quantize", chat_model_dir(), gguf.path(), "--type", "F32"});
+  ASSERT_EQ(quantized.status, 0) << quantized.err;
+  const auto& c = e2e()["cases"][0];
+  ASSERT_EQ(c["messages"].size(), 1u);
+  ProcessResult r = run_dseek({"run", gguf.path(), "--chat", "-p", c["messages"][0]["content"].get<std::string>(),
+                               "--verbose-prompt", "--temp", "0", "-n", std::to_string(e2e()["max_new_tokens"].get<int>())});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(printed_prompt_ids(r.err), c["prompt_ids"].get<std::vector<int64_t>>());
+  EXPECT_EQ(r.out, c["greedy_text"].get<std::string>());
+
+  // Without tokenizer keys, the error names the file and the way out.
+  TempFile bare("bare.gguf", "");
+  ASSERT_EQ(run_dseek({"quantize", std::string(DSEEK_FIXTURES) + "/models/v2-lite-tiny", bare.path()}).status, 0);
+  ProcessResult no_tokenizer = run_dseek({"run", bare.path(), "-p", "x"});
+  EXPECT_EQ(no_tokenizer.status, 1);
+  EXPECT_NE(no_tokenizer.err.find("error: " + bare.path() + ": the GGUF file has no tokenizer"), std::string::npos)
+      << no_tokenizer.err;
+  EXPECT_NE(no_tokenizer.err.find("give --tokenizer DIR"), std::string::npos) << no_tokenizer.err;
+}
+
 }  // namespace
 }  // namespace dseek::cli_test

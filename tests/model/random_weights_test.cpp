@@ -1,0 +1,83 @@
+// Random weights in quantized types: every tensor in the type `dseek quantize` would give it,
+// and a model that runs to finite logits.
+#include "model/random_weights.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "model/deepseek.h"
+#include "model/gguf_model.h"
+
+namespace dseek {
+namespace {
+
+// The V2-Lite fixture widened so that rows hold whole K-quant blocks (256 values), with k_b's
+// rows of 16 values left to fall back to F16 and attn_output's of 64 to Q5_0.
+ModelConfig k_quant_config() {
+  ModelConfig c = load_model_config(std::string(DSEEK_FIXTURES) + "/models/v2-lite-tiny");
+  c.hidden_size = 256;
+  c.intermediate_size = 512;
+  c.moe_intermediate_size = 256;
+  c.kv_lora_rank = 256;
+  return c;
+}
+
+class RandomQuantized : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RandomQuantized, EveryTensorTakesTheQuantizePlansType) {
+  ModelConfig config = k_quant_config();
+  QuantPlan plan(GetParam(), {});
+  RandomWeights source(config, plan, 7);
+  std::map<std::string, DType> types;
+  ModelWeights w = bind_gguf_weights(
+      config,
+      [&](const std::string& name, const std::vector<int64_t>& shape) {
+        const TensorView* t = source.get(name, shape);
+        EXPECT_EQ(t->dtype, plan.choose(name, shape)) << name;
+        types[name] = t->dtype;
+        return t;
+      },
+      "random");
+  EXPECT_EQ(types.size(), 3u + 3 * 8 + 3 + 2 * 7);  // model, per layer, dense MLP, per MoE layer
+  const LayerWeights& moe = w.layers[1];
+  ASSERT_TRUE(moe.moe.has_value());
+  EXPECT_EQ(moe.moe->experts.size(), 8u);
+  EXPECT_EQ(moe.moe->router.dtype, DType::F32);
+  EXPECT_EQ(moe.attn.k_b.dtype, DType::F16);  // rows of 16: not whole blocks of any type
+  if (GetParam() == "q8_0") {
+    EXPECT_EQ(moe.moe->experts[3].gate.dtype, DType::Q8_0);
+    EXPECT_EQ(w.lm_head.dtype, DType::Q8_0);
+  } else {
+    EXPECT_EQ(moe.moe->experts[3].gate.dtype, DType::Q4_K);
+    EXPECT_EQ(moe.moe->experts[3].down.dtype, DType::Q6_K);
+    EXPECT_EQ(moe.attn.v_b.dtype, DType::Q6_K);
+    EXPECT_EQ(moe.attn.o.dtype, DType::Q5_0);
+    EXPECT_EQ(w.lm_head.dtype, DType::Q6_K);
+  }
+  EXPECT_GT(source.bytes_made(), 0);
+  EXPECT_EQ(source.elements_made(), config.parameter_count(false));
+}
+
+TEST_P(RandomQuantized, ForwardGivesFiniteVariedLogits) {
+  auto model = DeepSeekModel::random(k_quant_config(), QuantPlan(GetParam(), {}), 7);
+  KvCache cache = model->make_cache(8);
+  int seq = cache.add_sequence();
+  cache.reserve(seq, 4);
+  Batch batch;
+  for (int t = 0; t < 4; ++t) batch.add(100 * t + 5, t, seq, true);
+  std::vector<float> logits = model->forward(batch, cache);
+  ASSERT_EQ(logits.size(), 4u * 1024);
+  float low = logits[0], high = logits[0];
+  for (float x : logits) {
+    ASSERT_TRUE(std::isfinite(x));
+    low = std::min(low, x), high = std::max(high, x);
+  }
+  EXPECT_GT(high - low, 0.1f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, RandomQuantized, ::testing::Values("q8_0", "q4_k_m"));
+
+}  // namespace
+}  // namespace dseek
