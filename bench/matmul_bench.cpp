@@ -141,6 +141,14 @@ BENCHMARK(BM_PrefillBf16_1408x2048)->Arg(512)->Arg(64)->Arg(16)->Unit(benchmark:
 BENCHMARK(BM_PrefillBf16_2048x1408)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_PrefillFp8_1408x2048)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Batched decode (continuous batching, m = active sequences) through the output head, which
+// exceeds the L3: bandwidth-bound at small m, FMA-bound as m grows.
+void BM_BatchBf16_102400x2048(benchmark::State& state) {
+  prefill(state, DType::BF16, 102400, 2048);
+  state.counters["GB/s"] = benchmark::Counter(102400.0 * 2048 * 2, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_BatchBf16_102400x2048)->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Attention over an F32 cache as matmul_rows does it for MLA: 16 heads' weights over T
 // positions times the [T, 512] latent cache.
 void BM_RowsF32_Heads16_Latent512(benchmark::State& state) {
