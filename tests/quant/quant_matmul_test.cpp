@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -48,28 +49,57 @@ struct QuantMatrix {
   }
 };
 
+// Checks every SIMD dot kernel against the scalar one on one weight row of `blocks` blocks
+// (w: that row) and 4 activation rows.
+void check_dot(DType t, const unsigned char* w, const std::vector<float>& x, int64_t blocks) {
+  const int64_t block = static_cast<int64_t>(dtype_block_elems(t)), k = blocks * block;
+  SCOPED_TRACE(::testing::Message() << dtype_name(t) << " blocks " << blocks);
+  const size_t act = quant::act_row_bytes(t, k);
+  std::vector<unsigned char> xq(4 * act);
+  for (int r = 0; r < 4; ++r) quant::quantize_act_row(t, x.data() + r * k, xq.data() + r * act, k);
+  float want[4], got[4];
+  quant::scalar::dot_kernel(t)(blocks, w, xq.data(), act, 4, want, 1);
+  for (quant::DotIsa isa : {quant::DotIsa::Avx2, quant::DotIsa::Avx512Bw, quant::DotIsa::Avx512Vnni}) {
+    if (!quant::dot_isa_supported(isa)) continue;
+    for (int nx = 1; nx <= 4; ++nx) {
+      std::fill(got, got + 4, NAN);
+      quant::dot_kernel(t, isa)(blocks, w, xq.data(), act, nx, got, 1);
+      for (int r = 0; r < nx; ++r)
+        EXPECT_NEAR(got[r], want[r], 1e-5f * (std::fabs(want[r]) + 1)) << quant::dot_isa_name(isa) << " nx " << nx;
+    }
+  }
+}
+
 // Every kernel computes exactly the scalar reference's integer sums; only the float
 // accumulation order differs.
 TEST(QuantDot, SimdKernelsMatchScalar) {
   for (DType t : kWeightTypes) {
     const int64_t block = static_cast<int64_t>(dtype_block_elems(t));
-    const int64_t k = block == 32 ? 32 * 9 : 256 * 5;  // odd block counts reach the tails
-    QuantMatrix w(t, 1, k, 1);
-    std::vector<float> x = gaussian(4 * k, 2);
-    x[7] = 40.0f;  // a large activation: sums near the int16 pair limit
-    const size_t act = quant::act_row_bytes(t, k);
-    std::vector<unsigned char> xq(4 * act);
-    for (int r = 0; r < 4; ++r) quant::quantize_act_row(t, x.data() + r * k, xq.data() + r * act, k);
-    float want[4], got[4];
-    quant::scalar::dot_kernel(t)(k / block, w.bytes.data(), xq.data(), act, 4, want, 1);
-    for (quant::DotIsa isa : {quant::DotIsa::Avx2, quant::DotIsa::Avx512Bw, quant::DotIsa::Avx512Vnni}) {
-      if (!quant::dot_isa_supported(isa)) continue;
-      for (int nx = 1; nx <= 4; ++nx) {
-        std::fill(got, got + 4, NAN);
-        quant::dot_kernel(t, isa)(k / block, w.bytes.data(), xq.data(), act, nx, got, 1);
-        for (int r = 0; r < nx; ++r)
-          EXPECT_NEAR(got[r], want[r], 1e-5f * (std::fabs(want[r]) + 1)) << dtype_name(t) << " " << quant::dot_isa_name(isa) << " nx " << nx;
-      }
+    // One block (tails only), an even count (whole pairs) and an odd one (pairs and a tail).
+    for (int64_t blocks : {1, 4, block == 32 ? 9 : 5}) {
+      const int64_t k = blocks * block;
+      QuantMatrix w(t, 1, k, 1);
+      std::vector<float> x = gaussian(4 * k, 2);
+      x[7] = 40.0f;  // a large activation: sums near the int16 pair limit
+      check_dot(t, w.bytes.data(), x, blocks);
+    }
+  }
+}
+
+// Q4_K/Q5_K at their largest levels, scales and mins against activations of +-127: the
+// kernels' int16 partial sums (4 products: 4 * 31 * 127) at their limit.
+TEST(QuantDot, KQuantSumsAtTheirLimits) {
+  constexpr uint16_t kOne = 0x3c00;  // 1.0 as a half float
+  for (DType t : {DType::Q4_K, DType::Q5_K}) {
+    std::vector<unsigned char> w(3 * dtype_block_bytes(t), 0xff);  // levels 15 or 31, scales and mins 63
+    for (int b = 0; b < 3; ++b) {
+      unsigned char* block = w.data() + b * dtype_block_bytes(t);
+      std::memcpy(block, &kOne, 2);      // d
+      std::memcpy(block + 2, &kOne, 2);  // dmin
+    }
+    for (float sign : {1.0f, -1.0f}) {
+      std::vector<float> x(4 * 3 * 256, sign);
+      check_dot(t, w.data(), x, 3);
     }
   }
 }
