@@ -1,3 +1,5 @@
+#include <malloc.h>
+
 #include <cstdio>
 #include <exception>
 
@@ -5,6 +7,11 @@
 #include "util/error.h"
 
 int main(int argc, char** argv) {
+  // A forward pass allocates activation buffers of up to tens of MB and frees them; by default
+  // glibc returns those to the kernel each time, and the next pass pays page faults and zeroing
+  // for them again. Keeping them in the heap makes them cheap to reuse.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"dseek: DeepSeek-V2/V3 inference engine and server"};
   app.require_subcommand(1);
   dseek::cli::add_version_command(app);

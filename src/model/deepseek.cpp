@@ -200,6 +200,9 @@ void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, f
   }
 }
 
+// Keys per block of the attention products (a divisor of the cache page).
+constexpr int64_t kKeyBlock = 64;
+
 // Multi-head latent attention in absorbed form. Keys and values are never decompressed:
 // each head's query is folded through the key half of kv_b into the latent space, attends
 // over cached latents and rope keys, and the result is lifted by the value half of kv_b.
@@ -255,22 +258,33 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
     Buffer queries(rows * width), scores(rows * length), part, o(rows * rank, 0.0f);
     for (size_t i = 0; i < tokens.size(); ++i)
       std::copy_n(q_latent.data() + tokens[i] * heads * width, heads * width, queries.data() + i * heads * width);
-    auto page_view = [&](int64_t p, int64_t cols) {
+    // Keys [k0, k0 + count) of the cache, `cols` floats of each (all: the key; the first rank:
+    // the value), within one page.
+    auto key_view = [&](int64_t k0, int64_t count, int64_t cols) {
       Weight w;
       w.dtype = DType::F32;
-      w.rows = std::min(page_tokens, length - p * page_tokens);
+      w.rows = count;
       w.cols = cols;
-      w.data = cache.page(layer, sequence, p);
+      w.data = cache.page(layer, sequence, k0 / page_tokens) + (k0 % page_tokens) * width;
       w.row_stride = width;
       return w;
     };
-    int64_t pages = (length + page_tokens - 1) / page_tokens;
-    for (int64_t p = 0; p < pages; ++p) {
-      Weight keys = page_view(p, width);
-      part.resize(rows * keys.rows);
-      matmul(queries.data(), rows, keys, part.data());
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy_n(part.data() + r * keys.rows, keys.rows, scores.data() + r * length + p * page_tokens);
+    // Key blocks, so that causal masking skips work: a block is computed only from the first
+    // token that sees any of it (tokens come in ascending positions; out of order, the extra
+    // rows get zero weight).
+    const int64_t key_block = std::gcd(page_tokens, kKeyBlock);
+    auto first_seeing = [&](int64_t k0) {
+      size_t i = 0;
+      while (i < tokens.size() && batch.positions[tokens[i]] < k0) ++i;
+      return static_cast<int64_t>(i) * heads;
+    };
+    for (int64_t k0 = 0; k0 < length; k0 += key_block) {
+      Weight keys = key_view(k0, std::min(key_block, length - k0), width);
+      int64_t r0 = first_seeing(k0);
+      part.resize((rows - r0) * keys.rows);
+      matmul(queries.data() + r0 * width, rows - r0, keys, part.data());
+      for (int64_t r = r0; r < rows; ++r)
+        std::copy_n(part.data() + (r - r0) * keys.rows, keys.rows, scores.data() + r * length + k0);
     }
     for (int64_t r = 0; r < rows; ++r) {
       float* s = scores.data() + r * length;
@@ -282,14 +296,16 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
       for (int64_t j = 0; j < visible; ++j) s[j] = static_cast<float>(s[j] / sum);
       std::fill(s + visible, s + length, 0.0f);
     }
-    Buffer probs, lifted(rows * rank);
-    for (int64_t p = 0; p < pages; ++p) {
-      Weight values = page_view(p, rank);
-      probs.resize(rows * values.rows);
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy_n(scores.data() + r * length + p * page_tokens, values.rows, probs.data() + r * values.rows);
-      matmul_rows(probs.data(), rows, values, lifted.data());
-      add_in_place(o.data(), lifted.data(), rows * rank);
+    Buffer probs, lifted;
+    for (int64_t k0 = 0; k0 < length; k0 += key_block) {
+      Weight values = key_view(k0, std::min(key_block, length - k0), rank);
+      int64_t r0 = first_seeing(k0);
+      probs.resize((rows - r0) * values.rows);
+      lifted.resize((rows - r0) * rank);
+      for (int64_t r = r0; r < rows; ++r)
+        std::copy_n(scores.data() + r * length + k0, values.rows, probs.data() + (r - r0) * values.rows);
+      matmul_rows(probs.data(), rows - r0, values, lifted.data());
+      add_in_place(o.data() + r0 * rank, lifted.data(), (rows - r0) * rank);
     }
     for (size_t i = 0; i < tokens.size(); ++i)
       std::copy_n(o.data() + i * heads * rank, heads * rank, o_latent.data() + tokens[i] * heads * rank);

@@ -120,6 +120,30 @@ TEST_P(ReferenceTest, OnePassPrefillAgreesWithPrefillThenDecode) {
   EXPECT_LE(relative_l2(stepped.data(), one_pass.data(), vocab()), 1e-5);
 }
 
+// Beyond the fixtures' lengths: a prompt over three cache pages, prefilled in one pass and in
+// chunks that end inside key blocks and pages, gives the same logits at every position.
+TEST_P(ReferenceTest, LongPromptOverPagesAgreesWhenChunked) {
+  std::vector<int32_t> base = reference_->ids("p3.tokens"), tokens;
+  while (tokens.size() < 600) tokens.insert(tokens.end(), base.begin(), base.end());
+  tokens.resize(600);
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  std::vector<float> whole = prefill(tokens);
+  KvCache cache = model_->make_cache(n);
+  int seq = cache.add_sequence();
+  cache.reserve(seq, n);
+  int64_t done = 0;
+  for (int64_t chunk : {250, 9, 270, 71}) {
+    Batch batch;
+    for (int64_t t = done; t < done + chunk; ++t) batch.add(tokens[t], t, seq, true);
+    std::vector<float> logits = model_->forward(batch, cache);
+    for (int64_t t = done; t < done + chunk; ++t)
+      ASSERT_LE(relative_l2(logits.data() + (t - done) * vocab(), whole.data() + t * vocab(), vocab()), 1e-5)
+          << "position " << t;
+    done += chunk;
+  }
+  ASSERT_EQ(done, n);
+}
+
 TEST_P(ReferenceTest, MixedBatchOfSequencesMatchesEachAlone) {
   // A continuous-batching step: one sequence decoding while another prefills.
   std::vector<int32_t> a = reference_->ids("p1.tokens"), b = reference_->ids("p2.tokens");
