@@ -65,21 +65,6 @@ DSEEK_INLINE V bf16_to_f32(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_e
 DSEEK_INLINE V load_weights(const Bf16* p) { return bf16_to_f32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 DSEEK_INLINE V load_weights(const Bf16* p, int n) { return bf16_to_f32(load_partial_bytes(p, n)); }
 
-// 2 * kLanes BF16 values (the first n, if given) as F32 without a shuffle: even-indexed values
-// to `even`, odd ones to `odd`.
-DSEEK_INLINE void split_bf16_pairs(__m256i v, V& even, V& odd) {
-  even = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-  odd = _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
-}
-DSEEK_INLINE void load_bf16_pairs(const Bf16* p, V& even, V& odd) {
-  split_bf16_pairs(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), even, odd);
-}
-DSEEK_INLINE void load_bf16_pairs(const Bf16* p, int n, V& even, V& odd) {
-  alignas(32) Bf16 buf[2 * kLanes] = {};
-  std::memcpy(buf, p, n * sizeof(Bf16));
-  split_bf16_pairs(_mm256_load_si256(reinterpret_cast<const __m256i*>(buf)), even, odd);
-}
-
 // E4M3 bits seeeemmm become F16 bits seeeemmm0000000 (exponent rebiased by 8 in value: kE4m3Unit).
 DSEEK_INLINE V e4m3_to_f32(__m128i b) {
   __m128i h = _mm_slli_epi16(_mm_cvtepi8_epi16(b), 7);

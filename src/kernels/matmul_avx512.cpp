@@ -52,17 +52,6 @@ DSEEK_INLINE V bf16_to_f32(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_e
 DSEEK_INLINE V load_weights(const Bf16* p) { return bf16_to_f32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 DSEEK_INLINE V load_weights(const Bf16* p, int n) { return bf16_to_f32(_mm256_maskz_loadu_epi16(first(n), p)); }
 
-// 2 * kLanes BF16 values (the first n, if given) as F32 without a shuffle: even-indexed values
-// to `even`, odd ones to `odd`.
-DSEEK_INLINE void split_bf16_pairs(__m512i v, V& even, V& odd) {
-  even = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-  odd = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
-}
-DSEEK_INLINE void load_bf16_pairs(const Bf16* p, V& even, V& odd) { split_bf16_pairs(_mm512_loadu_si512(p), even, odd); }
-DSEEK_INLINE void load_bf16_pairs(const Bf16* p, int n, V& even, V& odd) {
-  split_bf16_pairs(_mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << n) - 1), p), even, odd);
-}
-
 // E4M3 bits seeeemmm become F16 bits seeeemmm0000000 (exponent rebiased by 8 in value: kE4m3Unit).
 DSEEK_INLINE V e4m3_to_f32(__m128i b) {
   __m256i h = _mm256_slli_epi16(_mm256_cvtepi8_epi16(b), 7);
