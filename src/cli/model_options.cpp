@@ -61,7 +61,7 @@ std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
     else if (o.dtype == "fp8") plain = DType::F8_E4M3;
     LoadProgress progress = progress_bar("generating weights");
     model = plain ? DeepSeekModel::random(config, *plain, o.seed, progress)
-                  : DeepSeekModel::random(config, QuantPlan(o.dtype, {}, "--dtype"), o.seed, progress);
+                  : DeepSeekModel::random(config, QuantPlan(o.dtype, {}, config.num_hidden_layers, "--dtype"), o.seed, progress);
     std::fprintf(stderr, "model: %s preset, %d layers, RANDOM %s weights (not a real model: its text is noise)\n",
                  o.preset.c_str(), config.num_hidden_layers, o.dtype.c_str());
   } else {

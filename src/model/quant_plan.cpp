@@ -1,6 +1,7 @@
 #include "model/quant_plan.h"
 
 #include <cctype>
+#include <cstdio>
 
 #include "util/error.h"
 
@@ -32,6 +33,20 @@ DType fallback(DType t, int64_t cols) {
   return fits(f) ? f : DType::F16;
 }
 
+// llama.cpp's layers that K-quant mixes give more bits: the first and last eighth, and every
+// third layer between.
+bool more_bits(int layer, int layers) {
+  return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+}
+
+// N of a "blk.N." tensor name; -1 for the others.
+int layer_of(const std::string& name) {
+  int layer = -1;
+  return std::sscanf(name.c_str(), "blk.%d.", &layer) == 1 ? layer : -1;
+}
+
+bool contains(const std::string& name, const char* part) { return name.find(part) != std::string::npos; }
+
 }  // namespace
 
 DType parse_weight_type(const std::string& name, const std::string& option) {
@@ -44,8 +59,9 @@ DType parse_weight_type(const std::string& name, const std::string& option) {
   fail("{}: unknown type \"{}\" (known: {}, Q3_K_M, Q4_K_M, Q5_K_M)", option, name, known);
 }
 
-QuantPlan::QuantPlan(const std::string& type, const std::vector<std::string>& tensor_types,
-                     const std::string& type_option) {
+QuantPlan::QuantPlan(const std::string& type, const std::vector<std::string>& tensor_types, int num_layers,
+                     const std::string& type_option)
+    : num_layers_(num_layers) {
   for (const std::string& spec : tensor_types) {
     size_t eq = spec.rfind('=');
     if (eq == std::string::npos || eq == 0)
@@ -58,25 +74,31 @@ QuantPlan::QuantPlan(const std::string& type, const std::vector<std::string>& te
     }
   }
   std::string u = upper(type);
-  // The _M presets keep the tensors most sensitive to error (llama.cpp's choice) in a wider type.
-  DType bump = DType::F32;
-  if (u == "Q3_K_M") base_ = DType::Q3_K, bump = DType::Q5_K;
-  else if (u == "Q4_K_M") base_ = DType::Q4_K, bump = DType::Q6_K;
-  else if (u == "Q5_K_M") base_ = DType::Q5_K, bump = DType::Q6_K;
+  if (u == "Q3_K_M") base_ = DType::Q3_K, mix_ = Mix::Q3_K_M;
+  else if (u == "Q4_K_M") base_ = DType::Q4_K, mix_ = Mix::Q4_K_M;
+  else if (u == "Q5_K_M") base_ = DType::Q5_K, mix_ = Mix::Q4_K_M;
   else base_ = parse_weight_type(type, type_option);
-  if (bump != DType::F32) overrides_.push_back({std::regex("^output\\.|attn_v_b|ffn_down"), bump});
+}
+
+DType QuantPlan::preset_type(const std::string& name) const {
+  if (mix_ == Mix::None) return base_;
+  if (name.starts_with("output.")) return DType::Q6_K;
+  const int layer = layer_of(name);
+  const bool down = contains(name, "ffn_down"), kv_b = contains(name, "attn_kv_b");
+  if (mix_ == Mix::Q3_K_M) {
+    if (down) return layer < num_layers_ / 16 ? DType::Q5_K : DType::Q4_K;
+    if (kv_b) return layer < 2 ? DType::Q5_K : DType::Q4_K;
+    if (contains(name, "attn_output")) return DType::Q4_K;
+    return base_;
+  }
+  return (down || kv_b) && more_bits(layer, num_layers_) ? DType::Q6_K : base_;
 }
 
 DType QuantPlan::choose(const std::string& name, const std::vector<int64_t>& shape) const {
   if (shape.size() < 2 || name.ends_with("ffn_gate_inp.weight")) return DType::F32;
-  DType t = base_;
-  for (const Rule& rule : overrides_) {
-    if (std::regex_search(name, rule.pattern)) {
-      t = rule.dtype;
-      break;
-    }
-  }
-  return fallback(t, shape.back());
+  for (const Rule& rule : overrides_)
+    if (std::regex_search(name, rule.pattern)) return fallback(rule.dtype, shape.back());
+  return fallback(preset_type(name), shape.back());
 }
 
 }  // namespace dseek

@@ -177,10 +177,10 @@ uint32_t file_type(const std::string& type) {
 
 void quantize_model(const std::string& input, const std::string& output, const QuantizeOptions& options,
                     const QuantizeProgress& progress) {
-  QuantPlan plan(options.type, options.tensor_types);
   bool from_gguf = ends_with(input, ".gguf");
   std::unique_ptr<DeepSeekModel> model = from_gguf ? DeepSeekModel::load_gguf(input) : DeepSeekModel::load(input);
   const ModelConfig& c = model->config();
+  QuantPlan plan(options.type, options.tensor_types, c.num_hidden_layers);
   std::string name = std::filesystem::path(input).filename().string();
   if (name.empty()) name = std::filesystem::path(input).parent_path().filename().string();
   GgufMetadata metadata = gguf_model_metadata(c, name);
