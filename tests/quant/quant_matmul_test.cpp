@@ -104,6 +104,22 @@ TEST(QuantDot, KQuantSumsAtTheirLimits) {
   }
 }
 
+// Q5_0 and Q8_0 at their extreme levels (0 and 31; -128 and 127, which GGML's int8 allows)
+// against activations of +-127: every product and block sum at its extreme.
+TEST(QuantDot, Q32LevelsAtTheirLimits) {
+  constexpr uint16_t kOne = 0x3c00;  // 1.0 as a half float
+  for (DType t : {DType::Q5_0, DType::Q8_0}) {
+    for (unsigned char level : {0x00, 0x7f, 0x80, 0xff}) {  // Q5_0: 0x00 level 0, 0xff level 31
+      std::vector<unsigned char> w(3 * dtype_block_bytes(t), level);
+      for (int b = 0; b < 3; ++b) std::memcpy(w.data() + b * dtype_block_bytes(t), &kOne, 2);
+      for (float sign : {1.0f, -1.0f}) {
+        std::vector<float> x(4 * 3 * 32, sign);
+        check_dot(t, w.data(), x, 3);
+      }
+    }
+  }
+}
+
 // The VNNI prefill kernel (weight panels of 32 rows in two halves, activation tiles of 4 rows,
 // K in spans of 512) against the scalar dot kernel on the same int8 activations: equal up to
 // float rounding. Row counts straddle the panel, half and tile sizes, K the spans; the weight
