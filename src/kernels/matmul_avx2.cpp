@@ -27,6 +27,8 @@ using V = __m256;
 constexpr int kLanes = 8;
 // Rows of x per register tile: 6 x 2 accumulators, 2 weight vectors and a broadcast of 16 registers.
 constexpr int kTileRows = 6;
+// Rows of x per streaming pass.
+constexpr int kPassRows = 4;
 
 DSEEK_INLINE __m256i first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
 

@@ -27,6 +27,8 @@ using V = __m512;
 constexpr int kLanes = 16;
 // Rows of x per register tile: 12 x 2 accumulators, 2 weight vectors and a broadcast of 32 registers.
 constexpr int kTileRows = 12;
+// Rows of x per streaming pass: 6 x 4 accumulators, 4 weight vectors and one of x.
+constexpr int kPassRows = 6;
 
 DSEEK_INLINE __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1); }
 
