@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -55,10 +56,12 @@ std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
     ModelConfig config = preset_config(o.preset);
     if (o.layers > 0) config.num_hidden_layers = std::min(config.num_hidden_layers, o.layers);
     std::optional<DType> plain;  // Hugging Face layout; quantized types take GGUF's
-    if (o.dtype == "bf16") plain = DType::BF16;
-    else if (o.dtype == "f16") plain = DType::F16;
-    else if (o.dtype == "f32") plain = DType::F32;
-    else if (o.dtype == "fp8") plain = DType::F8_E4M3;
+    std::string dtype = o.dtype;
+    for (char& ch : dtype) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (dtype == "bf16") plain = DType::BF16;
+    else if (dtype == "f16") plain = DType::F16;
+    else if (dtype == "f32") plain = DType::F32;
+    else if (dtype == "fp8") plain = DType::F8_E4M3;
     LoadProgress progress = progress_bar("generating weights");
     model = plain ? DeepSeekModel::random(config, *plain, o.seed, progress)
                   : DeepSeekModel::random(config, QuantPlan(o.dtype, {}, config.num_hidden_layers, "--dtype"), o.seed, progress);

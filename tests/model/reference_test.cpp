@@ -120,15 +120,23 @@ TEST_P(ReferenceTest, OnePassPrefillAgreesWithPrefillThenDecode) {
   EXPECT_LE(relative_l2(stepped.data(), one_pass.data(), vocab()), 1e-5);
 }
 
-// Beyond the fixtures' lengths: a prompt over three cache pages, prefilled in one pass and in
-// chunks that end inside key blocks and pages, gives the same logits at every position.
+// Beyond the fixtures' lengths: a prompt over three cache pages, prefilled in chunks that end
+// inside key blocks and pages, gives at every position the logits of one pass over a cache
+// of a single page.
 TEST_P(ReferenceTest, LongPromptOverPagesAgreesWhenChunked) {
   std::vector<int32_t> base = reference_->ids("p3.tokens"), tokens;
   while (tokens.size() < 600) tokens.insert(tokens.end(), base.begin(), base.end());
   tokens.resize(600);
   const int64_t n = static_cast<int64_t>(tokens.size());
-  std::vector<float> whole = prefill(tokens);
+  const ModelConfig& c = model_->config();
+  KvCache one_page(c.num_hidden_layers, c.kv_lora_rank + c.qk_rope_head_dim, n, n);
+  int whole_seq = one_page.add_sequence();
+  one_page.reserve(whole_seq, n);
+  Batch all;
+  for (int64_t t = 0; t < n; ++t) all.add(tokens[t], t, whole_seq, true);
+  std::vector<float> whole = model_->forward(all, one_page);
   KvCache cache = model_->make_cache(n);
+  ASSERT_LT(cache.page_tokens(), n / 2);
   int seq = cache.add_sequence();
   cache.reserve(seq, n);
   int64_t done = 0;
