@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 
+#include "kernels/activation.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 #include "model/gguf_model.h"
@@ -16,19 +17,44 @@ namespace {
 
 using Buffer = std::vector<float>;
 
+// Runs fn(begin, end) over items [0, count) of `size` floats each: split over the threads in
+// prefill, where the element-wise work would otherwise leave all but one core idle between
+// the matrix products; inline when a dispatch would cost more than the work (decode).
+template <typename Fn>
+void for_items(int64_t count, int64_t size, Fn fn) {
+  constexpr int64_t kMinFloats = int64_t{1} << 15;
+  if (count < 2 || count * size < kMinFloats) return fn(int64_t{0}, count);
+  ThreadPool::global().parallel_for(count, [&](int, int64_t begin, int64_t end) { fn(begin, end); });
+}
+
+// Items of a flat array for for_items: one per this many floats.
+constexpr int64_t kSpanFloats = 4096;
+
+// Calls fn(i0, i1) over [0, n) in spans, on the pool when n is large.
+template <typename Fn>
+void for_spans(int64_t n, Fn fn) {
+  for_items((n + kSpanFloats - 1) / kSpanFloats, kSpanFloats, [&](int64_t begin, int64_t end) {
+    fn(begin * kSpanFloats, std::min(n, end * kSpanFloats));
+  });
+}
+
 // y = x / rms(x) * gain, over rows of width n.
 void rms_norm(const float* x, int64_t rows, int64_t n, const std::vector<float>& gain, double eps, float* y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * n;
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xr[i]) * xr[i];
-    float scale = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
-    for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * scale * gain[i];
-  }
+  for_items(rows, n, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* xr = x + r * n;
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xr[i]) * xr[i];
+      float scale = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
+      for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * scale * gain[i];
+    }
+  });
 }
 
 void add_in_place(float* y, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+  for_spans(n, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] += x[i];
+  });
 }
 
 // y[m, N] = x[m, K] · Wᵀ.
@@ -65,7 +91,7 @@ void matmul_each(const std::vector<Product>& products, int64_t m) {
 
 // silu(g) * u, in place in g.
 void swiglu(float* g, const float* u, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  for_spans(n, [&](int64_t i0, int64_t i1) { silu_mul(g + i0, u + i0, i1 - i0); });
 }
 
 // SwiGLU feed-forward: down(silu(gate(x)) * up(x)) on n rows.
@@ -186,12 +212,17 @@ void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, f
     int64_t m = static_cast<int64_t>(tokens.size());
     xs.resize(m * d);
     ys.resize(m * d);
-    for (int64_t i = 0; i < m; ++i) std::copy_n(x + tokens[i].first * d, d, xs.data() + i * d);
+    for_items(m, d, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) std::copy_n(x + tokens[i].first * d, d, xs.data() + i * d);
+    });
     mlp(w.experts[e], xs.data(), m, ys.data());
-    for (int64_t i = 0; i < m; ++i) {
-      float* o = out + tokens[i].first * d;
-      for (int64_t j = 0; j < d; ++j) o[j] += tokens[i].second * ys[i * d + j];
-    }
+    // An expert sees a token at most once, so its rows of out are distinct.
+    for_items(m, d, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float* o = out + tokens[i].first * d;
+        for (int64_t j = 0; j < d; ++j) o[j] += tokens[i].second * ys[i * d + j];
+      }
+    });
   }
   if (w.shared) {
     ys.resize(n * d);
@@ -256,8 +287,11 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
     int64_t rows = static_cast<int64_t>(tokens.size()) * heads, length = 0;
     for (int64_t t : tokens) length = std::max(length, batch.positions[t] + 1);
     Buffer queries(rows * width), scores(rows * length), part, o(rows * rank, 0.0f);
-    for (size_t i = 0; i < tokens.size(); ++i)
-      std::copy_n(q_latent.data() + tokens[i] * heads * width, heads * width, queries.data() + i * heads * width);
+    const int64_t count = static_cast<int64_t>(tokens.size());
+    for_items(count, heads * width, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        std::copy_n(q_latent.data() + tokens[i] * heads * width, heads * width, queries.data() + i * heads * width);
+    });
     // Keys [k0, k0 + count) of the cache, `cols` floats of each (all: the key; the first rank:
     // the value), within one page.
     auto key_view = [&](int64_t k0, int64_t count, int64_t cols) {
@@ -283,32 +317,40 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
       int64_t r0 = first_seeing(k0);
       part.resize((rows - r0) * keys.rows);
       matmul(queries.data() + r0 * width, rows - r0, keys, part.data());
-      for (int64_t r = r0; r < rows; ++r)
-        std::copy_n(part.data() + (r - r0) * keys.rows, keys.rows, scores.data() + r * length + k0);
+      for_items(rows - r0, keys.rows, [&](int64_t begin, int64_t end) {
+        for (int64_t r = r0 + begin; r < r0 + end; ++r)
+          std::copy_n(part.data() + (r - r0) * keys.rows, keys.rows, scores.data() + r * length + k0);
+      });
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      float* s = scores.data() + r * length;
-      int64_t visible = batch.positions[tokens[r / heads]] + 1;  // causal: positions up to its own
-      float max = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < visible; ++j) max = std::max(max, s[j] *= scale);
-      double sum = 0;
-      for (int64_t j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - max));
-      for (int64_t j = 0; j < visible; ++j) s[j] = static_cast<float>(s[j] / sum);
-      std::fill(s + visible, s + length, 0.0f);
-    }
+    for_items(rows, length, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        float* s = scores.data() + r * length;
+        int64_t visible = batch.positions[tokens[r / heads]] + 1;  // causal: positions up to its own
+        float max = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < visible; ++j) max = std::max(max, s[j] *= scale);
+        double sum = 0;
+        for (int64_t j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - max));
+        for (int64_t j = 0; j < visible; ++j) s[j] = static_cast<float>(s[j] / sum);
+        std::fill(s + visible, s + length, 0.0f);
+      }
+    });
     Buffer probs, lifted;
     for (int64_t k0 = 0; k0 < length; k0 += key_block) {
       Weight values = key_view(k0, std::min(key_block, length - k0), rank);
       int64_t r0 = first_seeing(k0);
       probs.resize((rows - r0) * values.rows);
       lifted.resize((rows - r0) * rank);
-      for (int64_t r = r0; r < rows; ++r)
-        std::copy_n(scores.data() + r * length + k0, values.rows, probs.data() + (r - r0) * values.rows);
+      for_items(rows - r0, values.rows, [&](int64_t begin, int64_t end) {
+        for (int64_t r = r0 + begin; r < r0 + end; ++r)
+          std::copy_n(scores.data() + r * length + k0, values.rows, probs.data() + (r - r0) * values.rows);
+      });
       matmul_rows(probs.data(), rows - r0, values, lifted.data());
       add_in_place(o.data() + r0 * rank, lifted.data(), (rows - r0) * rank);
     }
-    for (size_t i = 0; i < tokens.size(); ++i)
-      std::copy_n(o.data() + i * heads * rank, heads * rank, o_latent.data() + tokens[i] * heads * rank);
+    for_items(count, heads * rank, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        std::copy_n(o.data() + i * heads * rank, heads * rank, o_latent.data() + tokens[i] * heads * rank);
+    });
   }
 
   // Lift each head's attended latent by its value rows of kv_b, then project out.
