@@ -234,9 +234,214 @@ void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, f
 // Keys per block of the attention products (a divisor of the cache page).
 constexpr int64_t kKeyBlock = 64;
 
-// Multi-head latent attention in absorbed form. Keys and values are never decompressed:
-// each head's query is folded through the key half of kv_b into the latent space, attends
-// over cached latents and rope keys, and the result is lifted by the value half of kv_b.
+// Causal attention of one sequence's queries over its keys [0, length): o += softmax(scale ·
+// q · kᵀ) · v. Token i has position positions[i] and per_token rows of q and o. keys(k0, count)
+// and values(k0, count) view `count` keys from k0 (a multiple of key_block) as F32 weights, one
+// row per key. Key blocks let causal masking skip work: a block is computed only from the first
+// token that sees any of it (tokens come in ascending positions; out of order, the extra rows
+// get zero weight).
+template <typename Keys, typename Values>
+void causal_attention(const float* q, int64_t per_token, const std::vector<int64_t>& positions, int64_t length,
+                      int64_t key_block, float scale, Keys keys, Values values, float* o) {
+  const int64_t rows = static_cast<int64_t>(positions.size()) * per_token;
+  auto first_seeing = [&](int64_t k0) {
+    size_t i = 0;
+    while (i < positions.size() && positions[i] < k0) ++i;
+    return static_cast<int64_t>(i) * per_token;
+  };
+  Buffer scores(rows * length), part;
+  for (int64_t k0 = 0; k0 < length; k0 += key_block) {
+    Weight block = keys(k0, std::min(key_block, length - k0));
+    int64_t r0 = first_seeing(k0);
+    part.resize((rows - r0) * block.rows);
+    matmul(q + r0 * block.cols, rows - r0, block, part.data());
+    for_items(rows - r0, block.rows, [&](int64_t begin, int64_t end) {
+      for (int64_t r = r0 + begin; r < r0 + end; ++r)
+        std::copy_n(part.data() + (r - r0) * block.rows, block.rows, scores.data() + r * length + k0);
+    });
+  }
+  for_items(rows, length, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* s = scores.data() + r * length;
+      int64_t visible = positions[r / per_token] + 1;  // causal: positions up to its own
+      float max = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < visible; ++j) max = std::max(max, s[j] *= scale);
+      double sum = 0;
+      for (int64_t j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - max));
+      for (int64_t j = 0; j < visible; ++j) s[j] = static_cast<float>(s[j] / sum);
+      std::fill(s + visible, s + length, 0.0f);
+    }
+  });
+  Buffer probs, weighed;
+  for (int64_t k0 = 0; k0 < length; k0 += key_block) {
+    Weight block = values(k0, std::min(key_block, length - k0));
+    int64_t r0 = first_seeing(k0);
+    probs.resize((rows - r0) * block.rows);
+    weighed.resize((rows - r0) * block.cols);
+    for_items(rows - r0, block.rows, [&](int64_t begin, int64_t end) {
+      for (int64_t r = r0 + begin; r < r0 + end; ++r)
+        std::copy_n(scores.data() + r * length + k0, block.rows, probs.data() + (r - r0) * block.rows);
+    });
+    matmul_rows(probs.data(), rows - r0, block, weighed.data());
+    add_in_place(o + r0 * block.cols, weighed.data(), (rows - r0) * block.cols);
+  }
+}
+
+// An F32 matrix of `rows` rows, `cols` of each used, row_stride apart.
+Weight f32_view(const float* data, int64_t rows, int64_t cols, int64_t row_stride) {
+  Weight w;
+  w.dtype = DType::F32;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = data;
+  w.row_stride = row_stride;
+  return w;
+}
+
+// MLA has two exact forms. Absorbed: each head's query is folded through the key half of kv_b
+// into the latent space and attends over the cached latents themselves; the result is lifted by
+// the value half. Expanded (as in training): kv_b turns every cached latent into per-head keys
+// and values first. Expanding costs the whole cache once, but each (query, key) pair then costs
+// qk + v multiply-adds per head instead of (rank + rope) + rank, so long prompts expand and
+// decode does not. Counts multiply-adds for a sequence's `count` new tokens seeing `pairs` keys
+// in all.
+bool expansion_pays(const ModelConfig& c, int64_t count, int64_t pairs, int64_t length) {
+  const int64_t rank = c.kv_lora_rank, lift = c.qk_nope_head_dim + c.v_head_dim;
+  const int64_t absorbed = pairs * (2 * rank + c.qk_rope_head_dim) + count * rank * lift;
+  const int64_t expanded = length * rank * lift + pairs * (c.qk_head_dim() + c.v_head_dim);
+  return expanded < absorbed;
+}
+
+// Expanded-form attention of one sequence's tokens (ascending positions) over its cache; each
+// head's output goes to heads_out [token, head, v]. q holds rotated rope parts.
+void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer, int sequence,
+                     const std::vector<int64_t>& tokens, const std::vector<int64_t>& positions, int64_t length,
+                     const float* q, KvCache& cache, float* heads_out) {
+  const int64_t heads = c.num_attention_heads, nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim;
+  const int64_t qk = c.qk_head_dim(), v_dim = c.v_head_dim, rank = c.kv_lora_rank, lift = nope + v_dim;
+  const int64_t count = static_cast<int64_t>(tokens.size());
+  Buffer latent(length * rank), rope_keys(length * rope_dim);
+  for_items(length, rank + rope_dim, [&](int64_t begin, int64_t end) {
+    for (int64_t l = begin; l < end; ++l) {
+      const float* row = cache.row(layer, sequence, l);
+      std::copy_n(row, rank, latent.data() + l * rank);
+      std::copy_n(row + rank, rope_dim, rope_keys.data() + l * rope_dim);
+    }
+  });
+  // Every cached position's keys (nope part) and values: [length, heads, nope] and [length, heads, v].
+  Buffer k_nope(length * heads * nope), values(length * heads * v_dim);
+  if (a.kv_b.data) {
+    Buffer both(length * heads * lift);
+    matmul(latent.data(), length, a.kv_b, both.data());
+    for_items(length * heads, lift, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        std::copy_n(both.data() + r * lift, nope, k_nope.data() + r * nope);
+        std::copy_n(both.data() + r * lift + nope, v_dim, values.data() + r * v_dim);
+      }
+    });
+  } else {
+    // GGUF's split form: v_b as it is; k_b holds each head's key rows transposed, [rank, nope].
+    matmul(latent.data(), length, a.v_b, values.data());
+    Buffer k_b(rank * nope), head_keys(length * nope);
+    for (int64_t h = 0; h < heads; ++h) {
+      dequantize_rows(a.k_b, h * rank, rank, k_b.data());
+      matmul_rows(latent.data(), length, f32_view(k_b.data(), rank, nope, nope), head_keys.data());
+      for_items(length, nope, [&](int64_t begin, int64_t end) {
+        for (int64_t l = begin; l < end; ++l)
+          std::copy_n(head_keys.data() + l * nope, nope, k_nope.data() + (l * heads + h) * nope);
+      });
+    }
+  }
+
+  const int64_t key_block = std::gcd(cache.page_tokens(), kKeyBlock);
+  const float scale = static_cast<float>(c.softmax_scale());
+  Buffer queries(count * qk), keys(length * qk), o(count * v_dim);
+  for (int64_t h = 0; h < heads; ++h) {
+    for_items(count, qk, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) std::copy_n(q + (tokens[i] * heads + h) * qk, qk, queries.data() + i * qk);
+    });
+    for_items(length, qk, [&](int64_t begin, int64_t end) {
+      for (int64_t l = begin; l < end; ++l) {
+        std::copy_n(k_nope.data() + (l * heads + h) * nope, nope, keys.data() + l * qk);
+        std::copy_n(rope_keys.data() + l * rope_dim, rope_dim, keys.data() + l * qk + nope);
+      }
+    });
+    std::fill(o.begin(), o.end(), 0.0f);
+    causal_attention(
+        queries.data(), 1, positions, length, key_block, scale,
+        [&](int64_t k0, int64_t n) { return f32_view(keys.data() + k0 * qk, n, qk, qk); },
+        [&](int64_t k0, int64_t n) {
+          return f32_view(values.data() + (k0 * heads + h) * v_dim, n, v_dim, heads * v_dim);
+        },
+        o.data());
+    for_items(count, v_dim, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        std::copy_n(o.data() + i * v_dim, v_dim, heads_out + (tokens[i] * heads + h) * v_dim);
+    });
+  }
+}
+
+// Absorbed-form attention of the given tokens (grouped by sequence, ascending positions within
+// each); each head's output goes to heads_out [token, head, v]. q holds rotated rope parts.
+void attend_absorbed(const ModelConfig& c, const AttentionWeights& a, int layer, const Batch& batch,
+                     const std::vector<int64_t>& tokens, const float* q, KvCache& cache, float* heads_out) {
+  const int64_t heads = c.num_attention_heads, nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim;
+  const int64_t qk = c.qk_head_dim(), v_dim = c.v_head_dim, rank = c.kv_lora_rank, width = rank + rope_dim;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+
+  // Queries in cache space, one row per (token, head): [q_nope · W_uk, q_pe].
+  Buffer q_latent(n * heads * width);
+  ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
+    Buffer q_nope(n * nope), folded(n * rank);
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      for (int64_t i = 0; i < n; ++i) std::copy_n(q + (tokens[i] * heads + h) * qk, nope, q_nope.data() + i * nope);
+      if (a.k_b.data) matmul(q_nope.data(), n, a.k_b.slice_rows(h * rank, rank), folded.data());
+      else matmul_rows(q_nope.data(), n, a.kv_b.slice_rows(h * (nope + v_dim), nope), folded.data());
+      for (int64_t i = 0; i < n; ++i) {
+        float* row = q_latent.data() + (i * heads + h) * width;
+        std::copy_n(folded.data() + i * rank, rank, row);
+        std::copy_n(q + (tokens[i] * heads + h) * qk + nope, rope_dim, row + rank);
+      }
+    }
+  });
+
+  // Attention of each sequence's tokens over that sequence's cache, page by page.
+  Buffer o_latent(n * heads * rank, 0.0f);
+  const int64_t page_tokens = cache.page_tokens(), key_block = std::gcd(page_tokens, kKeyBlock);
+  for (int64_t first = 0; first < n;) {
+    const int sequence = batch.sequences[tokens[first]];
+    std::vector<int64_t> positions;
+    for (int64_t i = first; i < n && batch.sequences[tokens[i]] == sequence; ++i)
+      positions.push_back(batch.positions[tokens[i]]);
+    const int64_t length = *std::max_element(positions.begin(), positions.end()) + 1;
+    // Keys [k0, k0 + count) of the cache within one page, `cols` floats of each (all: the key;
+    // the first rank: the value).
+    auto cached = [&](int64_t cols) {
+      return [&, cols](int64_t k0, int64_t count) {
+        return f32_view(cache.page(layer, sequence, k0 / page_tokens) + (k0 % page_tokens) * width, count, cols, width);
+      };
+    };
+    causal_attention(q_latent.data() + first * heads * width, heads, positions, length, key_block,
+                     static_cast<float>(c.softmax_scale()), cached(width), cached(rank),
+                     o_latent.data() + first * heads * rank);
+    first += static_cast<int64_t>(positions.size());
+  }
+
+  // Lift each head's attended latent by its value rows of kv_b.
+  ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
+    Buffer latent(n * rank), value(n * v_dim);
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      for (int64_t i = 0; i < n; ++i) std::copy_n(o_latent.data() + (i * heads + h) * rank, rank, latent.data() + i * rank);
+      Weight lift = a.v_b.data ? a.v_b.slice_rows(h * v_dim, v_dim) : a.kv_b.slice_rows(h * (nope + v_dim) + nope, v_dim);
+      matmul(latent.data(), n, lift, value.data());
+      for (int64_t i = 0; i < n; ++i)
+        std::copy_n(value.data() + i * v_dim, v_dim, heads_out + (tokens[i] * heads + h) * v_dim);
+    }
+  });
+}
+
+// Multi-head latent attention: the cache keeps one normalized latent and one rotated rope key
+// per token; each sequence attends in whichever exact form is cheaper (expansion_pays).
 void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float* x, const Batch& batch,
          const Rope::Table& rope, KvCache& cache, float* out) {
   const int64_t n = batch.size(), heads = c.num_attention_heads;
@@ -252,120 +457,36 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
     matmul_each({{x, a.q, q.data()}, {x, a.kv_a, kv.data()}}, n);
   }
 
-  // The cache row of each token: its normalized latent and its rotated rope key.
-  for (int64_t t = 0; t < n; ++t) {
-    float* row = cache.row(layer, batch.sequences[t], batch.positions[t]);
-    rms_norm(kv.data() + t * width, 1, rank, a.kv_a_norm, c.rms_norm_eps, row);
-    std::copy_n(kv.data() + t * width + rank, rope_dim, row + rank);
-    Rope::rotate(row + rank, rope, t);
-  }
-
-  // Queries in cache space, one row per (token, head): [q_nope · W_uk, rotated q_pe].
-  Buffer q_latent(n * heads * width);
-  ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
-    Buffer q_nope(n * nope), folded(n * rank);
-    for (int64_t h = h_begin; h < h_end; ++h) {
-      for (int64_t t = 0; t < n; ++t) std::copy_n(q.data() + (t * heads + h) * qk, nope, q_nope.data() + t * nope);
-      if (a.k_b.data) matmul(q_nope.data(), n, a.k_b.slice_rows(h * rank, rank), folded.data());
-      else matmul_rows(q_nope.data(), n, a.kv_b.slice_rows(h * (nope + v_dim), nope), folded.data());
-      for (int64_t t = 0; t < n; ++t) {
-        float* row = q_latent.data() + (t * heads + h) * width;
-        std::copy_n(folded.data() + t * rank, rank, row);
-        std::copy_n(q.data() + (t * heads + h) * qk + nope, rope_dim, row + rank);
-        Rope::rotate(row + rank, rope, t);
-      }
+  // The cache row of each token: its normalized latent and its rotated rope key; and the
+  // rotated rope part of each head's query.
+  for_items(n, heads * qk, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      float* row = cache.row(layer, batch.sequences[t], batch.positions[t]);
+      rms_norm(kv.data() + t * width, 1, rank, a.kv_a_norm, c.rms_norm_eps, row);
+      std::copy_n(kv.data() + t * width + rank, rope_dim, row + rank);
+      Rope::rotate(row + rank, rope, t);
+      for (int64_t h = 0; h < heads; ++h) Rope::rotate(q.data() + (t * heads + h) * qk + nope, rope, t);
     }
   });
 
-  // Attention of each sequence's tokens over that sequence's cache, page by page.
-  Buffer o_latent(n * heads * rank);
   std::map<int, std::vector<int64_t>> by_sequence;
   for (int64_t t = 0; t < n; ++t) by_sequence[batch.sequences[t]].push_back(t);
-  const float scale = static_cast<float>(c.softmax_scale());
-  const int64_t page_tokens = cache.page_tokens();
-  for (const auto& [sequence, tokens] : by_sequence) {
-    int64_t rows = static_cast<int64_t>(tokens.size()) * heads, length = 0;
-    for (int64_t t : tokens) length = std::max(length, batch.positions[t] + 1);
-    Buffer queries(rows * width), scores(rows * length), part, o(rows * rank, 0.0f);
-    const int64_t count = static_cast<int64_t>(tokens.size());
-    for_items(count, heads * width, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        std::copy_n(q_latent.data() + tokens[i] * heads * width, heads * width, queries.data() + i * heads * width);
-    });
-    // Keys [k0, k0 + count) of the cache, `cols` floats of each (all: the key; the first rank:
-    // the value), within one page.
-    auto key_view = [&](int64_t k0, int64_t count, int64_t cols) {
-      Weight w;
-      w.dtype = DType::F32;
-      w.rows = count;
-      w.cols = cols;
-      w.data = cache.page(layer, sequence, k0 / page_tokens) + (k0 % page_tokens) * width;
-      w.row_stride = width;
-      return w;
-    };
-    // Key blocks, so that causal masking skips work: a block is computed only from the first
-    // token that sees any of it (tokens come in ascending positions; out of order, the extra
-    // rows get zero weight).
-    const int64_t key_block = std::gcd(page_tokens, kKeyBlock);
-    auto first_seeing = [&](int64_t k0) {
-      size_t i = 0;
-      while (i < tokens.size() && batch.positions[tokens[i]] < k0) ++i;
-      return static_cast<int64_t>(i) * heads;
-    };
-    for (int64_t k0 = 0; k0 < length; k0 += key_block) {
-      Weight keys = key_view(k0, std::min(key_block, length - k0), width);
-      int64_t r0 = first_seeing(k0);
-      part.resize((rows - r0) * keys.rows);
-      matmul(queries.data() + r0 * width, rows - r0, keys, part.data());
-      for_items(rows - r0, keys.rows, [&](int64_t begin, int64_t end) {
-        for (int64_t r = r0 + begin; r < r0 + end; ++r)
-          std::copy_n(part.data() + (r - r0) * keys.rows, keys.rows, scores.data() + r * length + k0);
-      });
-    }
-    for_items(rows, length, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        float* s = scores.data() + r * length;
-        int64_t visible = batch.positions[tokens[r / heads]] + 1;  // causal: positions up to its own
-        float max = -std::numeric_limits<float>::infinity();
-        for (int64_t j = 0; j < visible; ++j) max = std::max(max, s[j] *= scale);
-        double sum = 0;
-        for (int64_t j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - max));
-        for (int64_t j = 0; j < visible; ++j) s[j] = static_cast<float>(s[j] / sum);
-        std::fill(s + visible, s + length, 0.0f);
-      }
-    });
-    Buffer probs, lifted;
-    for (int64_t k0 = 0; k0 < length; k0 += key_block) {
-      Weight values = key_view(k0, std::min(key_block, length - k0), rank);
-      int64_t r0 = first_seeing(k0);
-      probs.resize((rows - r0) * values.rows);
-      lifted.resize((rows - r0) * rank);
-      for_items(rows - r0, values.rows, [&](int64_t begin, int64_t end) {
-        for (int64_t r = r0 + begin; r < r0 + end; ++r)
-          std::copy_n(scores.data() + r * length + k0, values.rows, probs.data() + (r - r0) * values.rows);
-      });
-      matmul_rows(probs.data(), rows - r0, values, lifted.data());
-      add_in_place(o.data() + r0 * rank, lifted.data(), (rows - r0) * rank);
-    }
-    for_items(count, heads * rank, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        std::copy_n(o.data() + i * heads * rank, heads * rank, o_latent.data() + tokens[i] * heads * rank);
-    });
-  }
-
-  // Lift each head's attended latent by its value rows of kv_b, then project out.
   Buffer heads_out(n * heads * v_dim);
-  ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
-    Buffer latent(n * rank), value(n * v_dim);
-    for (int64_t h = h_begin; h < h_end; ++h) {
-      for (int64_t t = 0; t < n; ++t)
-        std::copy_n(o_latent.data() + (t * heads + h) * rank, rank, latent.data() + t * rank);
-      Weight lift = a.v_b.data ? a.v_b.slice_rows(h * v_dim, v_dim) : a.kv_b.slice_rows(h * (nope + v_dim) + nope, v_dim);
-      matmul(latent.data(), n, lift, value.data());
-      for (int64_t t = 0; t < n; ++t)
-        std::copy_n(value.data() + t * v_dim, v_dim, heads_out.data() + (t * heads + h) * v_dim);
+  std::vector<int64_t> absorbed;
+  for (const auto& [sequence, tokens] : by_sequence) {
+    std::vector<int64_t> positions;
+    int64_t pairs = 0;
+    for (int64_t t : tokens) {
+      positions.push_back(batch.positions[t]);
+      pairs += batch.positions[t] + 1;
     }
-  });
+    const int64_t length = *std::max_element(positions.begin(), positions.end()) + 1;
+    if (expansion_pays(c, static_cast<int64_t>(tokens.size()), pairs, length))
+      attend_expanded(c, a, layer, sequence, tokens, positions, length, q.data(), cache, heads_out.data());
+    else
+      absorbed.insert(absorbed.end(), tokens.begin(), tokens.end());
+  }
+  if (!absorbed.empty()) attend_absorbed(c, a, layer, batch, absorbed, q.data(), cache, heads_out.data());
   matmul(heads_out.data(), n, a.o, out);
 }
 
