@@ -320,28 +320,27 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
   const int64_t heads = c.num_attention_heads, nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim;
   const int64_t qk = c.qk_head_dim(), v_dim = c.v_head_dim, rank = c.kv_lora_rank, lift = nope + v_dim;
   const int64_t count = static_cast<int64_t>(tokens.size());
-  Buffer latent(length * rank), rope_keys(length * rope_dim);
-  for_items(length, rank + rope_dim, [&](int64_t begin, int64_t end) {
-    for (int64_t l = begin; l < end; ++l) {
-      const float* row = cache.row(layer, sequence, l);
-      std::copy_n(row, rank, latent.data() + l * rank);
-      std::copy_n(row + rank, rope_dim, rope_keys.data() + l * rope_dim);
-    }
+  Buffer latent(length * rank);
+  for_items(length, rank, [&](int64_t begin, int64_t end) {
+    for (int64_t l = begin; l < end; ++l) std::copy_n(cache.row(layer, sequence, l), rank, latent.data() + l * rank);
   });
-  // Every cached position's keys (nope part) and values: [length, heads, nope] and [length, heads, v].
-  Buffer k_nope(length * heads * nope), values(length * heads * v_dim);
+  // Every cached position's keys (nope part) and values, per (position, head) row: from kv_b,
+  // [length, heads, nope key then value] in one buffer; from GGUF's split form, one for each.
+  Buffer k_nope, values;
+  const float *key_rows, *value_rows;
+  int64_t key_width, value_width;
   if (a.kv_b.data) {
-    Buffer both(length * heads * lift);
-    matmul(latent.data(), length, a.kv_b, both.data());
-    for_items(length * heads, lift, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        std::copy_n(both.data() + r * lift, nope, k_nope.data() + r * nope);
-        std::copy_n(both.data() + r * lift + nope, v_dim, values.data() + r * v_dim);
-      }
-    });
+    values.resize(length * heads * lift);
+    matmul(latent.data(), length, a.kv_b, values.data());
+    key_rows = values.data(), value_rows = values.data() + nope;
+    key_width = value_width = lift;
   } else {
-    // GGUF's split form: v_b as it is; k_b holds each head's key rows transposed, [rank, nope].
+    // v_b as it is; k_b holds each head's key rows transposed, [rank, nope].
+    values.resize(length * heads * v_dim);
+    k_nope.resize(length * heads * nope);
     matmul(latent.data(), length, a.v_b, values.data());
+    key_rows = k_nope.data(), value_rows = values.data();
+    key_width = nope, value_width = v_dim;
     Buffer k_b(rank * nope), head_keys(length * nope);
     for (int64_t h = 0; h < heads; ++h) {
       dequantize_rows(a.k_b, h * rank, rank, k_b.data());
@@ -362,8 +361,8 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
     });
     for_items(length, qk, [&](int64_t begin, int64_t end) {
       for (int64_t l = begin; l < end; ++l) {
-        std::copy_n(k_nope.data() + (l * heads + h) * nope, nope, keys.data() + l * qk);
-        std::copy_n(rope_keys.data() + l * rope_dim, rope_dim, keys.data() + l * qk + nope);
+        std::copy_n(key_rows + (l * heads + h) * key_width, nope, keys.data() + l * qk);
+        std::copy_n(cache.row(layer, sequence, l) + rank, rope_dim, keys.data() + l * qk + nope);
       }
     });
     std::fill(o.begin(), o.end(), 0.0f);
@@ -371,7 +370,7 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
         queries.data(), 1, positions, length, key_block, scale,
         [&](int64_t k0, int64_t n) { return f32_view(keys.data() + k0 * qk, n, qk, qk); },
         [&](int64_t k0, int64_t n) {
-          return f32_view(values.data() + (k0 * heads + h) * v_dim, n, v_dim, heads * v_dim);
+          return f32_view(value_rows + (k0 * heads + h) * value_width, n, v_dim, heads * value_width);
         },
         o.data());
     for_items(count, v_dim, [&](int64_t begin, int64_t end) {
