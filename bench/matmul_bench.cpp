@@ -107,7 +107,8 @@ void prefill(benchmark::State& state, DType dtype, int64_t N, int64_t K) {
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * m * N * K, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The opt-in BF16 prefill, with its relative L2 distance to the exact F32 result.
+// The opt-in BF16 activations (prefill, and batched decode streaming BF16 weights), with their
+// relative L2 distance to the exact F32 result.
 void BM_PrefillBf16Dot_1408x2048(benchmark::State& state) {
   if (active_isa() != Isa::Avx512 || !cpu_features().avx512bf16) {
     state.SkipWithError("needs the AVX-512 kernels and AVX512-BF16");
@@ -116,14 +117,14 @@ void BM_PrefillBf16Dot_1408x2048(benchmark::State& state) {
   const int64_t m = state.range(0), N = 1408, K = 2048;
   BenchWeights b = make_weights(DType::BF16, N, K, 1);
   std::vector<float> x = random_activations(m * K), exact(m * N), y(m * N);
-  set_bf16_prefill(false);
+  set_bf16_activations(false);
   matmul(x.data(), m, b.copies[0], exact.data());
-  set_bf16_prefill(true);
+  set_bf16_activations(true);
   for (auto _ : state) {
     matmul(x.data(), m, b.copies[0], y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  set_bf16_prefill(false);
+  set_bf16_activations(false);
   double error = 0, norm = 0;
   for (int64_t i = 0; i < m * N; ++i) {
     error += (double{y[i]} - exact[i]) * (double{y[i]} - exact[i]);
@@ -132,7 +133,7 @@ void BM_PrefillBf16Dot_1408x2048(benchmark::State& state) {
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * m * N * K, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["rel_l2"] = std::sqrt(error / norm);
 }
-BENCHMARK(BM_PrefillBf16Dot_1408x2048)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PrefillBf16Dot_1408x2048)->Arg(512)->Arg(16)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_PrefillBf16_1408x2048(benchmark::State& state) { prefill(state, DType::BF16, 1408, 2048); }
 void BM_PrefillBf16_2048x1408(benchmark::State& state) { prefill(state, DType::BF16, 2048, 1408); }

@@ -24,6 +24,7 @@ const { values: opt } = parseArgs({
     ctx: { type: 'string', default: '512' },
     'min-ratio': { type: 'string', default: '4' },
     repeat: { type: 'string', default: '2' },
+    activations: { type: 'string' },
   },
 });
 
@@ -36,7 +37,7 @@ const rounds = Number(opt['requests-per-client']);
 function startServer() {
   const args = ['serve', '--preset', opt.preset, '--dummy', '--layers', opt.layers, '--dtype', opt.dtype,
     '--tokenizer', opt.tokenizer, '--host', '127.0.0.1', '--port', '0', '--parallel', String(parallel),
-    '--ctx', opt.ctx, '--threads', opt.threads];
+    '--ctx', opt.ctx, '--threads', opt.threads, ...(opt.activations ? ['--activations', opt.activations] : [])];
   console.error(`$ ${opt.binary} ${args.join(' ')}`);
   const server = spawn(opt.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -120,7 +121,9 @@ try {
   }
   const rows = clientCounts.map((clients) => best.get(clients));
   const base = rows.find((r) => r.clients === 1);
-  console.log(`\nmodel: ${opt.preset}, ${opt.layers} layers, random ${opt.dtype} weights; ${promptTokens} prompt tokens, ` +
+  const activations = log().match(/, (\w+) activations/)?.[1] ?? '?';
+  console.log(`\nmodel: ${opt.preset}, ${opt.layers} layers, random ${opt.dtype} weights, ${activations} activations; ` +
+    `${promptTokens} prompt tokens, ` +
     `${maxTokens} generated tokens per request, ${rounds} requests per client, --parallel ${parallel}; ` +
     `best of ${opt.repeat} passes\n`);
   console.log('| clients | requests | generated tokens | seconds | aggregate tokens/s | vs 1 client | per-request tokens/s | TTFT p50 (ms) | TTFT p99 (ms) |');

@@ -14,6 +14,7 @@
 #include "cli/model_options.h"
 #include "kernels/bandwidth.h"
 #include "kernels/cpu.h"
+#include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 
 namespace dseek::cli {
@@ -114,7 +115,8 @@ void add_bench_command(CLI::App& app) {
     std::printf("| %-6s | %16s | %8s |\n", "test", "t/s", "best t/s");
     std::printf("| pp%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->prompt_tokens, pp.mean(), pp.sd(), pp.best());
     std::printf("| tg%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->generated_tokens, tg.mean(), tg.sd(), tg.best());
-    std::printf("threads: %d, kernels: %s\n", ThreadPool::global().size(), isa_summary().c_str());
+    std::printf("threads: %d, kernels: %s, activations: %s\n", ThreadPool::global().size(), isa_summary().c_str(),
+                bf16_activations() ? "bf16" : "f32");
     std::printf("peak RSS: %.2f GiB\n", peak_rss);
     std::printf("decode reads %.1f MB of weights per token: %.1f GB/s\n", bytes_per_token / 1e6, decode_gbs);
     std::printf("machine bandwidth (same run): read %.1f GB/s, copy %.1f GB/s\n", read_gbs, copy_gbs);

@@ -80,6 +80,7 @@ void add_serve_command(CLI::App& app) {
   auto model = std::make_shared<ModelOptions>();
   auto options = std::make_shared<ServeOptions>();
   server::ServerOptions& s = options->server;
+  model->activations = "auto";  // serving is batched: throughput first, like vLLM and llama-server
   add_model_options(cmd, *model);
   cmd->add_option("--host", s.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", s.port, "Port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <optional>
 
+#include "kernels/cpu.h"
+#include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 #include "model/presets.h"
 #include "util/error.h"
@@ -23,9 +25,23 @@ void add_model_options(CLI::App* command, ModelOptions& o) {
                       "(q8_0, q4_k_m, q6_k, ...) for its GGUF layout");
   command->add_option("--seed", o.seed, "With --dummy: random seed");
   command->add_option("-t,--threads", o.threads, "Threads (default: physical cores)");
+  command->add_option("--activations", o.activations,
+                      "Activations in products with BF16, F16 and FP8 weights: f32 (exact, as DeepSeek's reference "
+                      "run in float32), bf16 (rounded to BF16 as llama.cpp and vLLM do: about twice the speed of "
+                      "batched decode and prefill, relative error near 1e-3; needs AVX512-BF16) or auto (bf16 where "
+                      "the CPU has it)")
+      ->check(CLI::IsMember({"f32", "bf16", "auto"}))
+      ->capture_default_str();
 }
 
 namespace {
+
+void set_activations(const std::string& activations) {
+  bool can = active_isa() == Isa::Avx512 && cpu_features().avx512bf16;
+  if (activations == "bf16" && !can)
+    fail("--activations bf16 needs the AVX-512 kernels on a CPU with AVX512-BF16; this one has {}", isa_summary());
+  set_bf16_activations(activations == "bf16" || (activations == "auto" && can));
+}
 
 // A bar on stderr, redrawn when the percentage changes; nothing when stderr is not a terminal.
 LoadProgress progress_bar(const char* what) {
@@ -47,6 +63,7 @@ LoadProgress progress_bar(const char* what) {
 
 std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
   if (o.threads > 0) ThreadPool::set_global_threads(o.threads);
+  set_activations(o.activations);
   auto start = std::chrono::steady_clock::now();
   std::unique_ptr<DeepSeekModel> model;
   if (!o.preset.empty() || o.dummy) {
@@ -76,7 +93,8 @@ std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
                  model->config().num_hidden_layers);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "loaded in %.2f s, %d threads\n", seconds, ThreadPool::global().size());
+  std::fprintf(stderr, "loaded in %.2f s, %d threads, %s activations\n", seconds, ThreadPool::global().size(),
+               bf16_activations() ? "bf16" : "f32");
   return model;
 }
 

@@ -18,11 +18,15 @@ struct ModelOptions {
   std::string dtype = "bf16"; // weight format of random weights
   uint64_t seed = 0;
   int threads = 0;            // 0: one per physical core
+  // Activations in products with 16-bit and FP8 weights: f32 (exact), bf16 (set_bf16_activations)
+  // or auto (bf16 where the CPU has AVX512-BF16).
+  std::string activations = "f32";
 };
 
 void add_model_options(CLI::App* command, ModelOptions& options);
 
-// Sets the thread count, then loads the model; prints what it loaded and how long it took.
+// Sets the thread count and the activations' precision, then loads the model; prints what it
+// loaded and how long it took.
 std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& options);
 
 // "1,2,3" -> {1, 2, 3}; errors name the option.

@@ -16,7 +16,7 @@ namespace dseek {
 namespace {
 
 // -1 until first use: the environment is read lazily, like DSEEK_ISA.
-std::atomic<int> g_bf16_prefill{-1};
+std::atomic<int> g_bf16_activations{-1};
 
 Isa kernel_isa(const Weight& w) {
   switch (w.dtype) {
@@ -38,17 +38,17 @@ Isa kernel_isa(const Weight& w) {
 
 }  // namespace
 
-void set_bf16_prefill(bool on) {
-  if (on && !cpu_features().avx512bf16) fail("BF16 prefill needs a CPU with AVX512-BF16");
-  g_bf16_prefill.store(on);
+void set_bf16_activations(bool on) {
+  if (on && !cpu_features().avx512bf16) fail("BF16 activations need a CPU with AVX512-BF16");
+  g_bf16_activations.store(on);
 }
 
-bool bf16_prefill() {
-  int on = g_bf16_prefill.load(std::memory_order_relaxed);
+bool bf16_activations() {
+  int on = g_bf16_activations.load(std::memory_order_relaxed);
   if (on < 0) {
-    const char* env = std::getenv("DSEEK_BF16_PREFILL");
-    set_bf16_prefill(env && std::string_view(env) == "1");
-    on = g_bf16_prefill.load();
+    const char* env = std::getenv("DSEEK_BF16_ACTIVATIONS");
+    set_bf16_activations(env && std::string_view(env) == "1");
+    on = g_bf16_activations.load();
   }
   return on == 1;
 }
@@ -62,7 +62,7 @@ void matmul(const float* x, int64_t m, const Weight& w, float* y) {
   if (is_quantized(w.dtype)) return quant_matmul(x, m, w, y);
   switch (kernel_isa(w)) {
     case Isa::Avx512:
-      return bf16_prefill() ? avx512::matmul_bf16(x, m, w, y) : avx512::matmul(x, m, w, y);
+      return bf16_activations() ? avx512::matmul_bf16(x, m, w, y) : avx512::matmul(x, m, w, y);
     case Isa::Avx2:
       return avx2::matmul(x, m, w, y);
     case Isa::Scalar:

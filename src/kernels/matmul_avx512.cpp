@@ -91,9 +91,9 @@ DSEEK_INLINE void transpose(V r[16]) {
 
 #include "kernels/matmul_simd.inc"
 
-// ---- Opt-in BF16 prefill: x and W rounded to BF16, products summed in F32 by vdpbf16ps,
-// which does twice the multiply-adds of an F32 FMA. Panels hold BF16 pairs of consecutive
-// columns of K, one per F32 word, as vdpbf16ps pairs them.
+// ---- Opt-in BF16 activations: x and W in BF16, products summed in F32 by vdpbf16ps, which
+// does twice the multiply-adds of an F32 FMA. Streaming takes BF16 weights as stored; prefill
+// panels hold BF16 pairs of consecutive columns of K, one per F32 word, as vdpbf16ps pairs them.
 
 #define DSEEK_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 
@@ -161,12 +161,12 @@ constexpr std::array<TileFn, sizeof...(I)> make_bf16_tiles(std::index_sequence<I
 }
 constexpr auto kBf16Tiles = make_bf16_tiles(std::make_index_sequence<kTileRows>());
 
-// Rows [r0, r1) of x [m, K] as BF16 rows ldx apart, an odd K padded with a zero.
+// Rows [r0, r1) of x [m, K] as BF16 rows ldx >= K apart, zero past K.
 DSEEK_TARGET_BF16 void round_rows(const float* x, int64_t K, int64_t ldx, int64_t r0, int64_t r1, uint16_t* out) {
   for (int64_t r = r0; r < r1; ++r) {
     for (int64_t k = 0; k < ldx; k += 2 * kLanes) {
       const float* p = x + r * K + k;
-      int left = static_cast<int>(std::min<int64_t>(2 * kLanes, K - k));
+      int left = static_cast<int>(std::clamp<int64_t>(K - k, 0, 2 * kLanes));
       V lo = left >= kLanes ? load(p) : load(p, left), hi = zero();
       if (left == 2 * kLanes) hi = load(p + kLanes);
       else if (left > kLanes) hi = load(p + kLanes, left - kLanes);
@@ -177,10 +177,60 @@ DSEEK_TARGET_BF16 void round_rows(const float* x, int64_t K, int64_t ldx, int64_
   }
 }
 
+// The streaming kernel (see F32Dots) on x rounded to BF16, for BF16 weights as stored: rows of x
+// are ldx values apart and zero past K, so that only the weights need a mask at the end of K.
+struct Bf16Dots {
+  using X = Bf16;
+  static constexpr int kStep = 2 * kLanes;
+
+  template <bool Full, int R, int MI>
+  DSEEK_TARGET_BF16 static inline __attribute__((always_inline)) void step(const Bf16* x, int64_t ldx,
+                                                                            const Bf16* w, int64_t ldw,
+                                                                            __mmask32 mask, V (&acc)[MI][R]) {
+    __m512bh wv[R];
+    for (int r = 0; r < R; ++r)
+      wv[r] = reinterpret_cast<__m512bh>(Full ? _mm512_loadu_si512(w + r * ldw)
+                                              : _mm512_maskz_loadu_epi16(mask, w + r * ldw));
+    for (int i = 0; i < MI; ++i) {
+      __m512bh xv = reinterpret_cast<__m512bh>(_mm512_loadu_si512(x + i * ldx));
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_dpbf16_ps(acc[i][r], xv, wv[r]);
+    }
+  }
+
+  template <int R, int MI>
+  DSEEK_TARGET_BF16 static void rows(const Bf16* x, int64_t ldx, int64_t K, const Bf16* w, int64_t ldw, float* y,
+                                     int64_t ldy, const Prefetch& ahead) {
+    PrefetchPacer pacer(ahead, (K + kStep - 1) / kStep);
+    V acc[MI][R];
+    for (int i = 0; i < MI; ++i)
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + kStep <= K; k += kStep) {
+      pacer.step();
+      step<true>(x + k, ldx, w + k, ldw, 0, acc);
+    }
+    if (k < K) step<false>(x + k, ldx, w + k, ldw, static_cast<__mmask32>((1u << (K - k)) - 1), acc);
+    for (int i = 0; i < MI; ++i)
+      for (int r = 0; r < R; ++r) y[i * ldy + r] = _mm512_reduce_add_ps(acc[i][r]);
+  }
+};
+
 }  // namespace
 
 void matmul_bf16(const float* x, int64_t m, const Weight& w, float* y) {
-  if (m <= kStreamRows) return matmul(x, m, w, y);  // bound by reading W, not by multiply-adds
+  if (w.dtype == DType::F32) return matmul(x, m, w, y);  // kept at full precision on purpose
+  if (m <= kStreamRows) {
+    // Other weight types would need rounding to BF16 first, which does not pay while streaming.
+    if (w.dtype != DType::BF16) return matmul(x, m, w, y);
+    // Rows a cache line more than a multiple of the step apart, as matmul copies them.
+    const int64_t ldx = (w.cols + Bf16Dots::kStep - 1) / Bf16Dots::kStep * Bf16Dots::kStep + 32;
+    auto* rounded = reinterpret_cast<uint16_t*>(scratch(2, m * ldx / 2));
+    round_rows(x, w.cols, ldx, 0, m, rounded);
+    split_stream(w, [&](int64_t begin, int64_t end) {
+      stream_rows<Bf16Dots, Bf16>(reinterpret_cast<const Bf16*>(rounded), ldx, m, w, begin, end, y);
+    });
+    return;
+  }
   const int64_t ldx = (w.cols + 1) / 2 * 2;
   std::vector<uint16_t> rounded(m * ldx);
   ThreadPool::global().parallel_for(

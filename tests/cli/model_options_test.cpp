@@ -1,8 +1,9 @@
 // The model options every subcommand shares, through the real binary: random quantized weights
-// in a preset's full width, and errors that name the option.
+// in a preset's full width, the activations' precision, and errors that name the option.
 #include <gtest/gtest.h>
 
 #include "cli_process.h"
+#include "kernels/cpu.h"
 
 namespace dseek::cli_test {
 namespace {
@@ -25,6 +26,29 @@ TEST(ModelOptions, UnknownDtypeNamesTheOption) {
   ProcessResult r = run_dseek(dummy_generate("q7_k"));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("--dtype: unknown type \"q7_k\""), std::string::npos) << r.err;
+}
+
+TEST(ModelOptions, ActivationsChooseThePrecisionTheCpuCanRun) {
+  const bool can = active_isa() == Isa::Avx512 && cpu_features().avx512bf16;
+  auto with = [](const std::string& activations) {
+    std::vector<std::string> args = dummy_generate("bf16");
+    args.insert(args.end(), {"--activations", activations});
+    return run_dseek(args);
+  };
+  ProcessResult f32 = with("f32"), bf16 = with("bf16"), automatic = with("auto"), bogus = with("f8");
+  EXPECT_EQ(f32.status, 0) << f32.err;
+  EXPECT_NE(f32.err.find(", f32 activations"), std::string::npos) << f32.err;
+  EXPECT_EQ(automatic.status, 0) << automatic.err;
+  EXPECT_NE(automatic.err.find(can ? ", bf16 activations" : ", f32 activations"), std::string::npos) << automatic.err;
+  if (can) {
+    EXPECT_EQ(bf16.status, 0) << bf16.err;
+    EXPECT_NE(bf16.err.find(", bf16 activations"), std::string::npos) << bf16.err;
+  } else {
+    EXPECT_NE(bf16.status, 0);
+    EXPECT_NE(bf16.err.find("--activations bf16 needs"), std::string::npos) << bf16.err;
+  }
+  EXPECT_NE(bogus.status, 0);
+  EXPECT_NE(bogus.err.find("--activations"), std::string::npos) << bogus.err;
 }
 
 }  // namespace

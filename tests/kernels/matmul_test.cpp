@@ -25,14 +25,14 @@ std::vector<Isa> available_isas() {
   return isas;
 }
 
-// Exact F32 kernels during a test (whatever DSEEK_BF16_PREFILL says); restores the instruction
-// set in use and the BF16 prefill setting after it.
+// Exact F32 kernels during a test (whatever DSEEK_BF16_ACTIVATIONS says); restores the instruction
+// set in use and the BF16 activations setting after it.
 class IsaScope {
  public:
-  IsaScope() : saved_isa_(active_isa()), saved_bf16_(bf16_prefill()) { set_bf16_prefill(false); }
+  IsaScope() : saved_isa_(active_isa()), saved_bf16_(bf16_activations()) { set_bf16_activations(false); }
   ~IsaScope() {
     set_isa(saved_isa_);
-    set_bf16_prefill(saved_bf16_);
+    set_bf16_activations(saved_bf16_);
   }
 
  private:
@@ -286,23 +286,33 @@ TEST(Matmul, RejectsUnsupportedWeights) {
   EXPECT_THROW(matmul(x.data(), 1, w, y.data()), Error);
 }
 
-TEST(Matmul, Bf16PrefillIsOptInAndClose) {
+TEST(Matmul, Bf16ActivationsAreOptInAndClose) {
   if (!isa_supported(Isa::Avx512) || !cpu_features().avx512bf16) GTEST_SKIP() << "no AVX512-BF16";
-  if (!std::getenv("DSEEK_BF16_PREFILL")) {
-    EXPECT_FALSE(bf16_prefill());  // opt-in
+  if (!std::getenv("DSEEK_BF16_ACTIVATIONS")) {
+    EXPECT_FALSE(bf16_activations());  // opt-in
   }
   IsaScope scope;
   set_isa(Isa::Avx512);
-  set_bf16_prefill(true);
   std::mt19937 rng(8);
   for (DType dtype : kDtypes) {
-    for (Shape shape : {Shape{130, 300}, Shape{37, 33}}) {
-      TestWeight t = make_weight(dtype, shape.N, shape.K, shape.K, rng);
-      for (int64_t m : {70, 100}) {
+    // K = 1000 ends in a part of a 32-value step; strides past K catch rows read as packed.
+    for (Shape shape : {Shape{130, 300}, Shape{37, 33}, Shape{9, 1000}}) {
+      const int64_t stride = shape.K + 5;
+      TestWeight t = make_weight(dtype, shape.N, shape.K, stride, rng);
+      // NaNs between the rows, which reach y if a kernel reads past the end of a row.
+      const size_t elem = t.storage.size() / (shape.N * stride);
+      if (dtype != DType::F8_E4M3)
+        for (int64_t r = 0; r < shape.N; ++r) std::memset(&t.storage[(r * stride + shape.K) * elem], 0xff, 5 * elem);
+      for (int64_t m : {1, 2, 7, 16, 70, 100}) {
         SCOPED_TRACE(case_name(Isa::Avx512, dtype, m, shape.N, shape.K) + " bf16");
-        std::vector<float> x = random_vector(m * shape.K, rng), y(m * shape.N, NAN);
+        std::vector<float> x = random_vector(m * shape.K, rng), y(m * shape.N, NAN), exact_y(m * shape.N, NAN);
+        set_bf16_activations(false);
+        matmul(x.data(), m, t.weight, exact_y.data());
+        set_bf16_activations(true);
         matmul(x.data(), m, t.weight, y.data());
-        // Each product is off by the roundings of x and W to BF16 (2^-8 each) at most.
+        // Each product is off by the roundings of x and W to BF16 (2^-8 each) at most; F32
+        // weights stay exact.
+        const bool rounded = dtype == DType::BF16 || (dtype != DType::F32 && m > 64);
         for (int64_t i = 0; i < m; ++i) {
           for (int64_t n = 0; n < shape.N; ++n) {
             double exact = 0, abs_sum = 0;
@@ -311,10 +321,32 @@ TEST(Matmul, Bf16PrefillIsOptInAndClose) {
               exact += p;
               abs_sum += std::fabs(p);
             }
-            ASSERT_NEAR(y[i * shape.N + n], exact, std::ldexp(abs_sum, -7) + f32_bound(shape.K, abs_sum));
+            double bound = f32_bound(shape.K, abs_sum) + (rounded ? std::ldexp(abs_sum, -7) : 0.0);
+            ASSERT_NEAR(y[i * shape.N + n], exact, bound) << "row " << i << " col " << n;
           }
         }
+        EXPECT_EQ(y != exact_y, rounded);
       }
+    }
+  }
+}
+
+// With BF16 activations, BF16 weights give each row of x the same bits in a batch of up to 64
+// rows as alone: a sequence's logits do not depend on the others decoded beside it.
+TEST(Matmul, Bf16ActivationsGiveEachRowTheSameBitsInAnyBatch) {
+  if (!isa_supported(Isa::Avx512) || !cpu_features().avx512bf16) GTEST_SKIP() << "no AVX512-BF16";
+  IsaScope scope;
+  set_isa(Isa::Avx512);
+  set_bf16_activations(true);
+  std::mt19937 rng(9);
+  const int64_t N = 67, K = 1000;
+  TestWeight t = make_weight(DType::BF16, N, K, K, rng);
+  std::vector<float> x = random_vector(64 * K, rng), batch(64 * N), alone(N);
+  for (int64_t m : {2, 6, 7, 64}) {
+    matmul(x.data(), m, t.weight, batch.data());
+    for (int64_t i = 0; i < m; ++i) {
+      matmul(x.data() + i * K, 1, t.weight, alone.data());
+      ASSERT_EQ(0, std::memcmp(alone.data(), batch.data() + i * N, N * sizeof(float))) << "row " << i << " of " << m;
     }
   }
 }
