@@ -21,12 +21,11 @@ void dequantize_rows(const Weight& w, int64_t begin, int64_t count, float* out);
 // Opt-in BF16 activations on CPUs with AVX512-BF16, while the AVX-512 kernels are in use: matmul
 // rounds x to BF16 and sums pairs of products in F32 with vdpbf16ps, which does twice the
 // multiply-adds of an F32 FMA. Weights stored in BF16 are used as they are, at any number of
-// rows of x; beyond 64 rows (prefill), F16 and FP8 weights are rounded to BF16 too. F32
-// weights stay exact. About
-// twice the speed where multiply-adds bound it (batched decode, prefill), as llama.cpp and
-// vLLM compute with BF16 weights, but a relative error near 1e-3 instead of 1e-7; so off
-// unless DSEEK_BF16_ACTIVATIONS=1 or set_bf16_activations(true). Turning it on fails without
-// AVX512-BF16.
+// rows of x; beyond 64 rows (prefill), F16 and FP8 weights are rounded to BF16 too; F32 weights
+// stay exact. About twice the speed where multiply-adds bound it (batched decode, prefill), as
+// llama.cpp and vLLM compute with BF16 weights, but a relative error near 1e-3 instead of 1e-7;
+// so off unless DSEEK_BF16_ACTIVATIONS=1 or set_bf16_activations(true). Turning it on fails
+// without AVX512-BF16.
 void set_bf16_activations(bool on);
 bool bf16_activations();
 
