@@ -24,8 +24,8 @@ void dequantize_rows(const Weight& w, int64_t begin, int64_t count, float* out);
 // rows of x; beyond 64 rows (prefill), F16 and FP8 weights are rounded to BF16 too; F32 weights
 // stay exact. About twice the speed where multiply-adds bound it (batched decode, prefill), as
 // llama.cpp and vLLM compute with BF16 weights, but a relative error near 1e-3 instead of 1e-7;
-// so off unless DSEEK_BF16_ACTIVATIONS=1 or set_bf16_activations(true). Turning it on fails
-// without AVX512-BF16.
+// so off unless DSEEK_BF16_ACTIVATIONS=1 or set_bf16_activations(true) (which the commands'
+// --activations calls, overriding the environment). Turning it on fails without AVX512-BF16.
 void set_bf16_activations(bool on);
 bool bf16_activations();
 
