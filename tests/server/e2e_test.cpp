@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../util/shell.h"
 #include "server_test_util.h"
 
 namespace dseek::server {
@@ -26,30 +26,11 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using test_util::CommandResult;
+using test_util::run_shell;
+using test_util::shell_quote;
 
 const fs::path kTestDir = fs::path(__FILE__).parent_path();
-
-struct CommandResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CommandResult run_shell(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) result.output.append(buffer, n);
-  int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 // `dseek serve ARGS --port 0` as a child process; the port is read from its first line.
 class ServerProcess {
@@ -138,31 +119,17 @@ class ServerProcess {
   fs::path log_;
 };
 
-// npm ci once (serialized across test processes), if node_modules is missing. No npm: a failure.
-void install_node_client() {
-  if (fs::exists(kTestDir / "node_modules" / "openai" / "package.json")) return;
-  int lock = ::open((fs::temp_directory_path() / "dseek_npm_ci.lock").c_str(), O_CREAT | O_RDWR, 0666);
-  ASSERT_GE(lock, 0);
-  ::flock(lock, LOCK_EX);
-  if (!fs::exists(kTestDir / "node_modules" / "openai" / "package.json")) {
-    CommandResult npm = run_shell("npm ci --no-audit --no-fund --prefix " + quote(kTestDir.string()));
-    EXPECT_EQ(npm.status, 0) << "npm ci failed (npm and the npm registry are required):\n" << npm.output;
-  }
-  ::flock(lock, LOCK_UN);
-  ::close(lock);
-}
-
 TEST(ServerE2e, OpenAiNodeClient) {
-  install_node_client();
+  test_util::install_npm_packages(kTestDir, "node_modules/openai/package.json", "npm ci");
   ASSERT_FALSE(::testing::Test::HasFailure());
   const std::string max_body = "65536";
   ServerProcess main({testing::chat_model_dir(), "--parallel", "4", "--ctx", "2048", "--kv-tokens", "2048",
                       "--api-key", "test-key", "--max-body-bytes", max_body});
   ServerProcess v32({testing::chat_model_dir(), "--parallel", "2", "--ctx", "2048", "--chat-template",
                      std::string(DSEEK_FIXTURES) + "/chat-templates/deepseek-ai-DeepSeek-V3.2.jinja"});
-  std::string env = "DSEEK_BASE_URL=" + quote(main.url() + "/v1") + " DSEEK_TEST_API_KEY=test-key DSEEK_MODEL=v2-chat-tiny" +
-                    " DSEEK_MAX_BODY_BYTES=" + max_body + " DSEEK_V32_BASE_URL=" + quote(v32.url() + "/v1") +
-                    " DSEEK_FIXTURES=" + quote(DSEEK_FIXTURES);
+  std::string env = "DSEEK_BASE_URL=" + shell_quote(main.url() + "/v1") + " DSEEK_TEST_API_KEY=test-key DSEEK_MODEL=v2-chat-tiny" +
+                    " DSEEK_MAX_BODY_BYTES=" + max_body + " DSEEK_V32_BASE_URL=" + shell_quote(v32.url() + "/v1") +
+                    " DSEEK_FIXTURES=" + shell_quote(DSEEK_FIXTURES);
   // One file at a time: they share the servers and read their metrics.
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(kTestDir))
@@ -170,7 +137,7 @@ TEST(ServerE2e, OpenAiNodeClient) {
   std::sort(files.begin(), files.end());
   ASSERT_GE(files.size(), 5u);
   for (const fs::path& file : files) {
-    CommandResult node = run_shell(env + " node --test " + quote(file.string()));
+    CommandResult node = run_shell(env + " node --test " + shell_quote(file.string()));
     std::string log = main.log();
     EXPECT_EQ(node.status, 0) << node.output << "\n--- main server log (tail) ---\n"
                               << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
@@ -184,8 +151,8 @@ struct HttpResponse {
 };
 
 HttpResponse curl(const std::string& url, const std::string& body) {
-  CommandResult r = run_shell("curl -sS -N --max-time 60 -D - -H 'Content-Type: application/json' -d " + quote(body) +
-                              " " + quote(url));
+  CommandResult r = run_shell("curl -sS -N --max-time 60 -D - -H 'Content-Type: application/json' -d " + shell_quote(body) +
+                              " " + shell_quote(url));
   EXPECT_EQ(r.status, 0) << r.output;
   size_t split = r.output.find("\r\n\r\n");
   if (split == std::string::npos) return {r.output, ""};
@@ -249,8 +216,8 @@ TEST(ServerE2e, CurlSeesRawSseFraming) {
 // Streams a long completion with curl in the background; returns its pipe once data flows.
 FILE* start_stream(const ServerProcess& server, int max_tokens) {
   std::string body = R"({"prompt": "x", "stream": true, "ignore_eos": true, "max_tokens": )" + std::to_string(max_tokens) + "}";
-  FILE* pipe = ::popen(("curl -sS -N --max-time 120 -H 'Content-Type: application/json' -d " + quote(body) + " " +
-                        quote(server.url() + "/v1/completions") + " 2>&1").c_str(), "r");
+  FILE* pipe = ::popen(("curl -sS -N --max-time 120 -H 'Content-Type: application/json' -d " + shell_quote(body) + " " +
+                        shell_quote(server.url() + "/v1/completions") + " 2>&1").c_str(), "r");
   return pipe;
 }
 
@@ -287,7 +254,7 @@ TEST(ServerE2e, SigtermFinishesInFlightRequestsAndRefusesNewOnes) {
   server.signal(SIGTERM);
   std::this_thread::sleep_for(100ms);
   CommandResult late = run_shell("curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -d '{\"prompt\": \"x\"}' " +
-                                 quote(server.url() + "/v1/completions"));
+                                 shell_quote(server.url() + "/v1/completions"));
   // Refused while draining (503) or, if the stream already ended, no longer listening.
   EXPECT_TRUE(late.output == "503" || late.status == 7) << late.output;
   body = read_all(stream, body);
@@ -306,7 +273,7 @@ TEST(ServerE2e, SigtermCancelsWhatOutlastsTheGracePeriod) {
   EXPECT_TRUE(body.ends_with("data: [DONE]\n\n")) << body.substr(body.size() > 500 ? body.size() - 500 : 0);
   EXPECT_EQ(last_finish_reason(body), "abort");
   EXPECT_EQ(server.wait(30s), 0) << server.log();
-  EXPECT_NE(run_shell("curl -sS --max-time 5 " + quote(server.url() + "/health")).status, 0);
+  EXPECT_NE(run_shell("curl -sS --max-time 5 " + shell_quote(server.url() + "/health")).status, 0);
 }
 
 }  // namespace

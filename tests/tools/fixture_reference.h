@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "io/safetensors.h"
 #include "model/deepseek.h"
@@ -30,10 +31,42 @@ inline double relative_l2(const float* got, const float* want, int64_t n) {
 
 inline int64_t argmax(const float* x, int64_t n) { return std::max_element(x, x + n) - x; }
 
+// How close logits are to other logits, over the positions added.
 struct Agreement {
   double worst_l2 = 0;
   int same_top1 = 0, positions = 0;
+  std::vector<double> l2;  // relative L2 per position
+
+  void add(const float* got, const float* want, int64_t vocab) {
+    l2.push_back(relative_l2(got, want, vocab));
+    worst_l2 = std::max(worst_l2, l2.back());
+    same_top1 += argmax(got, vocab) == argmax(want, vocab);
+    ++positions;
+  }
+  double median_l2() const {
+    std::vector<double> sorted = l2;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted.empty() ? 0 : sorted[sorted.size() / 2];
+  }
 };
+
+// The logits at every position after one prefill of `tokens`.
+inline std::vector<float> prefill_logits(const DeepSeekModel& model, const std::vector<int32_t>& tokens) {
+  const auto n = static_cast<int64_t>(tokens.size());
+  KvCache cache = model.make_cache(n);
+  int seq = cache.add_sequence();
+  cache.reserve(seq, n);
+  Batch batch;
+  for (int64_t t = 0; t < n; ++t) batch.add(tokens[t], t, seq, true);
+  return model.forward(batch, cache);
+}
+
+// A reference prompt's tokens (k < 4).
+inline std::vector<int32_t> reference_tokens(const SafetensorsFile& ref, int k) {
+  const TensorView& ids = find(ref, "p" + std::to_string(k) + ".tokens");
+  const auto* tokens = static_cast<const int32_t*>(ids.data);
+  return std::vector<int32_t>(tokens, tokens + ids.numel());
+}
 
 // Prefill logits of every reference prompt against the reference's.
 inline Agreement compare_to_reference(const DeepSeekModel& model, const std::string& dir) {
@@ -41,22 +74,10 @@ inline Agreement compare_to_reference(const DeepSeekModel& model, const std::str
   int64_t vocab = model.config().vocab_size;
   Agreement a;
   for (int k = 0; k < 4; ++k) {
-    std::string p = "p" + std::to_string(k);
-    const TensorView& ids = find(ref, p + ".tokens");
-    const int32_t* tokens = static_cast<const int32_t*>(ids.data);
-    int64_t n = ids.numel();
-    KvCache cache = model.make_cache(n);
-    int seq = cache.add_sequence();
-    cache.reserve(seq, n);
-    Batch batch;
-    for (int64_t t = 0; t < n; ++t) batch.add(tokens[t], t, seq, true);
-    std::vector<float> logits = model.forward(batch, cache);
-    const float* want = static_cast<const float*>(find(ref, p + ".logits").data);
-    for (int64_t t = 0; t < n; ++t) {
-      a.worst_l2 = std::max(a.worst_l2, relative_l2(logits.data() + t * vocab, want + t * vocab, vocab));
-      a.same_top1 += argmax(logits.data() + t * vocab, vocab) == argmax(want + t * vocab, vocab);
-      ++a.positions;
-    }
+    std::vector<int32_t> tokens = reference_tokens(ref, k);
+    std::vector<float> logits = prefill_logits(model, tokens);
+    const float* want = static_cast<const float*>(find(ref, "p" + std::to_string(k) + ".logits").data);
+    for (size_t t = 0; t < tokens.size(); ++t) a.add(logits.data() + t * vocab, want + t * vocab, vocab);
   }
   return a;
 }
