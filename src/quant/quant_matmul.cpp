@@ -91,9 +91,13 @@ void check_weight(const Weight& w, const char* what) {
          w.row_stride, block);
 }
 
-const char* row_ptr(const Weight& w, int64_t r) {
-  return static_cast<const char*>(w.data) + static_cast<int64_t>(row_bytes(w.dtype, w.row_stride)) * r;
-}
+// A weight's rows by index; the stride in bytes is worked out once, not per row of a product.
+struct RowPointers {
+  const char* data;
+  size_t stride;
+  explicit RowPointers(const Weight& w) : data(static_cast<const char*>(w.data)), stride(row_bytes(w.dtype, w.row_stride)) {}
+  const char* operator[](int64_t r) const { return data + stride * static_cast<size_t>(r); }
+};
 
 // Weight rows per tile when many activation rows share them: a tile stays in L1/L2 while groups
 // of kMaxRows activation rows pass over it, up to kChunkRows of them per work unit.
@@ -114,6 +118,7 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
     for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.get() + i * act_bytes, k);
   });
   const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
+  const RowPointers row(w);
 
   if (quant::active_dot_isa() == quant::DotIsa::Avx512Vnni) {
     const quant::avx512vnni::Gemm gemm = quant::avx512vnni::gemm_kernel(w.dtype);
@@ -124,7 +129,7 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
   }
   if (m <= quant::kMaxRows) {  // decode: stream every weight row once, split over the threads
     pool.parallel_for(n_rows, [&](int, int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n) dot(nb, row_ptr(w, n), act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
+      for (int64_t n = begin; n < end; ++n) dot(nb, row[n], act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
     });
     return;
   }
@@ -137,7 +142,7 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
       const int64_t i0 = u % chunks * kChunkRows, i1 = std::min(m, i0 + kChunkRows);
       for (int64_t i = i0; i < i1; i += quant::kMaxRows) {
         const int nx = static_cast<int>(std::min<int64_t>(quant::kMaxRows, i1 - i));
-        for (int64_t n = n0; n < n1; ++n) dot(nb, row_ptr(w, n), act.get() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
+        for (int64_t n = n0; n < n1; ++n) dot(nb, row[n], act.get() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
       }
     }
   });
@@ -147,13 +152,14 @@ void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
   check_weight(w, "quant_matmul_rows");
   const int64_t k = w.cols, block = static_cast<int64_t>(dtype_block_elems(w.dtype)), nb = k / block;
   const size_t block_bytes = dtype_block_bytes(w.dtype);
+  const RowPointers weight_row(w);
   // Threads own column ranges (whole blocks), so that a single activation row splits too.
   ThreadPool::global().parallel_for(nb, [&](int, int64_t b0, int64_t b1) {
     const int64_t c0 = b0 * block, cols = (b1 - b0) * block;
     std::vector<float> row(cols);
     for (int64_t i = 0; i < m; ++i) std::fill(y + i * k + c0, y + i * k + c0 + cols, 0.0f);
     for (int64_t n = 0; n < w.rows; ++n) {
-      dequantize_row(w.dtype, row_ptr(w, n) + b0 * block_bytes, row.data(), cols);
+      dequantize_row(w.dtype, weight_row[n] + b0 * block_bytes, row.data(), cols);
       for (int64_t i = 0; i < m; ++i) {
         const float a = x[i * w.rows + n];
         float* yi = y + i * k + c0;
@@ -167,7 +173,8 @@ void quant_dequantize_rows(const Weight& w, int64_t begin, int64_t count, float*
   check_weight(w, "quant_dequantize_rows");
   if (begin < 0 || count < 0 || begin + count > w.rows)
     fail("quant_dequantize_rows: rows [{}, {}) are outside a weight of {} rows", begin, begin + count, w.rows);
-  for (int64_t r = 0; r < count; ++r) dequantize_row(w.dtype, row_ptr(w, begin + r), out + r * w.cols, w.cols);
+  const RowPointers row(w);
+  for (int64_t r = 0; r < count; ++r) dequantize_row(w.dtype, row[begin + r], out + r * w.cols, w.cols);
 }
 
 }  // namespace dseek

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "io/safetensors.h"
 #include "model/deepseek.h"
 
@@ -61,9 +63,12 @@ inline std::vector<float> prefill_logits(const DeepSeekModel& model, const std::
   return model.forward(batch, cache);
 }
 
-// A reference prompt's tokens (k < 4).
+// Reference prompt k's tensor `what` ("tokens", "logits"), k < 4.
+inline std::string prompt_tensor(int k, const char* what) { return fmt::format("p{}.{}", k, what); }
+
+// A reference prompt's tokens.
 inline std::vector<int32_t> reference_tokens(const SafetensorsFile& ref, int k) {
-  const TensorView& ids = find(ref, "p" + std::to_string(k) + ".tokens");
+  const TensorView& ids = find(ref, prompt_tensor(k, "tokens"));
   const auto* tokens = static_cast<const int32_t*>(ids.data);
   return std::vector<int32_t>(tokens, tokens + ids.numel());
 }
@@ -76,7 +81,7 @@ inline Agreement compare_to_reference(const DeepSeekModel& model, const std::str
   for (int k = 0; k < 4; ++k) {
     std::vector<int32_t> tokens = reference_tokens(ref, k);
     std::vector<float> logits = prefill_logits(model, tokens);
-    const float* want = static_cast<const float*>(find(ref, "p" + std::to_string(k) + ".logits").data);
+    const float* want = static_cast<const float*>(find(ref, prompt_tensor(k, "logits")).data);
     for (size_t t = 0; t < tokens.size(); ++t) a.add(logits.data() + t * vocab, want + t * vocab, vocab);
   }
   return a;

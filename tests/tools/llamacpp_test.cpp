@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "../io/io_test_util.h"
@@ -49,7 +50,7 @@ SafetensorsFile llama_cpp_logits(const std::string& gguf, const std::vector<std:
   std::string command = "node " + shell_quote((kNodeDir / "logits.mjs").string()) + " " + shell_quote(gguf) + " " +
                         shell_quote(out);
   for (size_t i = 0; i < sequences.size(); ++i) {
-    command += " s" + std::to_string(i) + "=";
+    command += fmt::format(" s{}=", i);
     for (size_t t = 0; t < sequences[i].size(); ++t) {
       if (t > 0) command += ",";
       command += std::to_string(sequences[i][t]);
@@ -61,7 +62,7 @@ SafetensorsFile llama_cpp_logits(const std::string& gguf, const std::vector<std:
 }
 
 const float* logits_of(const SafetensorsFile& file, size_t sequence) {
-  return static_cast<const float*>(tools_test::find(file, "s" + std::to_string(sequence)).data);
+  return static_cast<const float*>(tools_test::find(file, fmt::format("s{}", sequence)).data);
 }
 
 class LlamaCppOnFixture : public ::testing::TestWithParam<std::string> {};
@@ -84,7 +85,7 @@ FixtureAgreement run_reference_prompts(const std::string& fixture, const std::st
   const int64_t vocab = model->config().vocab_size;
   FixtureAgreement a;
   for (size_t k = 0; k < prompts.size(); ++k) {
-    const float* want = static_cast<const float*>(tools_test::find(ref, "p" + std::to_string(k) + ".logits").data);
+    const float* want = static_cast<const float*>(tools_test::find(ref, tools_test::prompt_tensor(static_cast<int>(k), "logits")).data);
     std::vector<float> ours = tools_test::prefill_logits(*model, prompts[k]);
     for (size_t t = 0; t < prompts[k].size(); ++t) {
       a.llama_cpp.add(logits_of(llama, k) + t * vocab, want + t * vocab, vocab);
