@@ -95,7 +95,8 @@ void check_weight(const Weight& w, const char* what) {
 struct RowPointers {
   const char* data;
   size_t stride;
-  explicit RowPointers(const Weight& w) : data(static_cast<const char*>(w.data)), stride(row_bytes(w.dtype, w.row_stride)) {}
+  explicit RowPointers(const Weight& w)
+      : data(static_cast<const char*>(w.data)), stride(row_bytes(w.dtype, w.row_stride)) {}
   const char* operator[](int64_t r) const { return data + stride * static_cast<size_t>(r); }
 };
 

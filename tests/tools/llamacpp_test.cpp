@@ -85,7 +85,8 @@ FixtureAgreement run_reference_prompts(const std::string& fixture, const std::st
   const int64_t vocab = model->config().vocab_size;
   FixtureAgreement a;
   for (size_t k = 0; k < prompts.size(); ++k) {
-    const float* want = static_cast<const float*>(tools_test::find(ref, tools_test::prompt_tensor(static_cast<int>(k), "logits")).data);
+    const TensorView& reference = tools_test::find(ref, tools_test::prompt_tensor(static_cast<int>(k), "logits"));
+    const auto* want = static_cast<const float*>(reference.data);
     std::vector<float> ours = tools_test::prefill_logits(*model, prompts[k]);
     for (size_t t = 0; t < prompts[k].size(); ++t) {
       a.llama_cpp.add(logits_of(llama, k) + t * vocab, want + t * vocab, vocab);
@@ -142,11 +143,12 @@ class LlamaCppQuantType : public ::testing::TestWithParam<std::string> {
     if (!kLinuxX64) return;
     dir_ = std::make_unique<TempDir>();
     io_test::write_bytes(dir_->file("spec.json"), kWideSpec);
+    const std::string script = std::string(DSEEK_SHARED) + "/tools/make_checkpoint.py";
     std::string error;
     for (const char* python : {"python3", "/usr/bin/python3"}) {  // the first one with numpy
-      test_util::CommandResult made = run_shell(std::string(python) + " " +
-                                                shell_quote(std::string(DSEEK_SHARED) + "/tools/make_checkpoint.py") +
-                                                " " + shell_quote(dir_->file("spec.json")) + " " + shell_quote(dir_->file("model")));
+      test_util::CommandResult made = run_shell(fmt::format("{} {} {} {}", python, shell_quote(script),
+                                                            shell_quote(dir_->file("spec.json")),
+                                                            shell_quote(dir_->file("model"))));
       if (made.status == 0) return;
       error += made.output;
     }
