@@ -4,22 +4,40 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "io/dtype.h"
 #include "quant/blocks.h"
 
 namespace dseek::quant {
 
-// Activations of the 32-value formats: x = d * qs[i]; sum = Σ qs, for the formats whose
-// levels are offset (Q4_0, Q5_0) or carry a min (Q4_1, Q5_1).
-struct BlockQ8A {
-  float d;
-  int32_t sum;
-  int8_t qs[32];
-};
-static_assert(sizeof(BlockQ8A) == 40);
+// Activations of the 32-value formats, one row of k values, planar so that SIMD kernels load
+// 64 levels, or 8 blocks' scalars, with one instruction: qs[k] (x = d * qs[i]), then per
+// 32-value block d (float) and sum = Σ qs (int32, for the formats whose levels are offset or
+// carry a min), both arrays zero-padded to a multiple of 8 blocks.
+template <bool kConst>
+struct Q8ARowOf {
+  template <typename T>
+  using Ptr = std::conditional_t<kConst, const T*, T*>;
+  Ptr<int8_t> qs;
+  Ptr<float> d;
+  Ptr<int32_t> sum;
 
-// The activation format a weight format's products use: Q8_K for the K-quants, else BlockQ8A.
+  static constexpr int64_t padded_blocks(int64_t k) { return (k / 32 + 7) / 8 * 8; }
+  static constexpr size_t bytes(int64_t k) { return static_cast<size_t>(k + 8 * padded_blocks(k)); }
+  Q8ARowOf(std::conditional_t<kConst, const void*, void*> row, int64_t k)
+      : qs(static_cast<Ptr<int8_t>>(row)),
+        d(reinterpret_cast<Ptr<float>>(qs + k)),
+        sum(reinterpret_cast<Ptr<int32_t>>(d + padded_blocks(k))) {}
+};
+using Q8ARow = Q8ARowOf<true>;
+using Q8ARowOut = Q8ARowOf<false>;
+// Zeroes the padding blocks' d and sum, which kernels read 8 blocks at a time.
+inline void pad_q8a_row(const Q8ARowOut& row, int64_t k) {
+  for (int64_t b = k / 32; b < Q8ARow::padded_blocks(k); ++b) row.d[b] = 0, row.sum[b] = 0;
+}
+
+// The activation format a weight format's products use: Q8_K for the K-quants, else Q8ARow.
 bool uses_q8k(DType weight);
 size_t act_row_bytes(DType weight, int64_t k);
 // Quantizes one activation row of k values (a whole number of the format's blocks) for
@@ -32,7 +50,7 @@ using ActFn = void (*)(DType weight, const float* x, void* out, int64_t k);
 inline constexpr int kMaxRows = 4;
 
 // y[r * y_stride] = Σ_k W[k] · X_r[k] for the nx <= kMaxRows activation rows X_r at
-// x + r * x_stride bytes; W is one weight row of `nb` blocks.
+// x + r * x_stride bytes; W is one weight row of `nb` blocks, X_r rows of as many values.
 using DotFn = void (*)(int64_t nb, const void* w, const void* x, size_t x_stride, int nx, float* y, int64_t y_stride);
 
 enum class DotIsa { Scalar, Avx2, Avx512Bw, Avx512Vnni };

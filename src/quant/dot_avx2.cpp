@@ -79,11 +79,11 @@ DSEEK_TARGET void dot_q32(int64_t nb, const void* wv, const void* xv, size_t x_s
     const __m256i wq = levels(w[b]), u = _mm256_abs_epi8(wq);
     const float d = _cvtsh_ss(w[b].d);
     for (int r = 0; r < NX; ++r) {
-      const BlockQ8A* x = act_row<BlockQ8A>(xv, x_stride, r) + b;
-      const __m256i s = _mm256_sign_epi8(load256(x->qs), wq);
+      const Q8ARow x(static_cast<const char*>(xv) + r * x_stride, kQK * nb);
+      const __m256i s = _mm256_sign_epi8(load256(x.qs + kQK * b), wq);
       const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones);
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d), acc[r]);
-      if constexpr (kHasMin<Block>) acc_min[r] += _cvtsh_ss(w[b].m) * x->d * x->sum;
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x.d[b]), acc[r]);
+      if constexpr (kHasMin<Block>) acc_min[r] += _cvtsh_ss(w[b].m) * x.d[b] * x.sum[b];
     }
   }
   for (int r = 0; r < NX; ++r) y[r * y_stride] = reduce(acc[r]) + acc_min[r];
@@ -276,12 +276,13 @@ DSEEK_TARGET void quantize_act_row(DType weight, const float* x, void* out, int6
     }
     return;
   }
-  auto* blocks = static_cast<BlockQ8A*>(out);
+  const Q8ARowOut row(out, k);
+  pad_q8a_row(row, k);
   for (int64_t b = 0; b < k / 32; ++b, x += 32) {
     const float d = absmax(x, 32) / 127, id = d > 0 ? 1 / d : 0;
-    blocks[b].d = d;
-    round32(x, id, blocks[b].qs, sums);
-    blocks[b].sum = sums[0] + sums[1];
+    row.d[b] = d;
+    round32(x, id, row.qs + 32 * b, sums);
+    row.sum[b] = sums[0] + sums[1];
   }
 }
 

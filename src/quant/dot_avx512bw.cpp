@@ -6,7 +6,9 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "quant/dot.h"
 

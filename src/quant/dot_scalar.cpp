@@ -3,6 +3,7 @@
 // up to float summation order.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/convert.h"
 #include "quant/dot.h"
@@ -18,48 +19,48 @@ int dot_i8(const uint8_t* q, const int8_t* x, int n) {
   return sum;
 }
 
-float dot_q8_0(int64_t nb, const BlockQ8_0* w, const BlockQ8A* x) {
+float dot_q8_0(int64_t nb, const BlockQ8_0* w, const Q8ARow& x) {
   float sum = 0;
   for (int64_t b = 0; b < nb; ++b) {
     int s = 0;
-    for (int i = 0; i < 32; ++i) s += w[b].qs[i] * x[b].qs[i];
-    sum += f16_to_f32(w[b].d) * x[b].d * s;
+    for (int i = 0; i < 32; ++i) s += w[b].qs[i] * x.qs[32 * b + i];
+    sum += f16_to_f32(w[b].d) * x.d[b] * s;
   }
   return sum;
 }
 
 // Q4_0 / Q5_0: levels offset by half their range, d * (q - offset).
 template <typename Block, int kOffset>
-float dot_offset(int64_t nb, const Block* w, const BlockQ8A* x) {
+float dot_offset(int64_t nb, const Block* w, const Q8ARow& x) {
   float sum = 0;
   uint8_t q[32];
   for (int64_t b = 0; b < nb; ++b) {
     unpack_levels(w[b], q);
-    sum += f16_to_f32(w[b].d) * x[b].d * (dot_i8(q, x[b].qs, 32) - kOffset * x[b].sum);
+    sum += f16_to_f32(w[b].d) * x.d[b] * (dot_i8(q, x.qs + 32 * b, 32) - kOffset * x.sum[b]);
   }
   return sum;
 }
 
-float dot_iq4_nl(int64_t nb, const BlockIQ4_NL* w, const BlockQ8A* x) {
+float dot_iq4_nl(int64_t nb, const BlockIQ4_NL* w, const Q8ARow& x) {
   float sum = 0;
   uint8_t q[32];
   for (int64_t b = 0; b < nb; ++b) {
     unpack_levels(w[b], q);
     int s = 0;
-    for (int i = 0; i < 32; ++i) s += kIq4nlValues[q[i]] * x[b].qs[i];
-    sum += f16_to_f32(w[b].d) * x[b].d * s;
+    for (int i = 0; i < 32; ++i) s += kIq4nlValues[q[i]] * x.qs[32 * b + i];
+    sum += f16_to_f32(w[b].d) * x.d[b] * s;
   }
   return sum;
 }
 
 // Q4_1 / Q5_1: d * q + m.
 template <typename Block>
-float dot_min(int64_t nb, const Block* w, const BlockQ8A* x) {
+float dot_min(int64_t nb, const Block* w, const Q8ARow& x) {
   float sum = 0;
   uint8_t q[32];
   for (int64_t b = 0; b < nb; ++b) {
     unpack_levels(w[b], q);
-    sum += f16_to_f32(w[b].d) * x[b].d * dot_i8(q, x[b].qs, 32) + f16_to_f32(w[b].m) * x[b].d * x[b].sum;
+    sum += f16_to_f32(w[b].d) * x.d[b] * dot_i8(q, x.qs + 32 * b, 32) + f16_to_f32(w[b].m) * x.d[b] * x.sum[b];
   }
   return sum;
 }
@@ -125,45 +126,50 @@ float dot_q6_k(int64_t nb, const BlockQ6_K* w, const BlockQ8_K* x) {
 }
 
 // Adapts a one-row dot to the DotFn contract.
-template <typename WBlock, typename XBlock, float (*Dot)(int64_t, const WBlock*, const XBlock*)>
+template <typename WBlock, typename X, float (*Dot)(int64_t, const WBlock*, X)>
 void rows(int64_t nb, const void* w, const void* x, size_t x_stride, int nx, float* y, int64_t y_stride) {
-  for (int r = 0; r < nx; ++r)
-    y[r * y_stride] = Dot(nb, static_cast<const WBlock*>(w),
-                          reinterpret_cast<const XBlock*>(static_cast<const char*>(x) + r * x_stride));
+  for (int r = 0; r < nx; ++r) {
+    const char* row = static_cast<const char*>(x) + r * x_stride;
+    if constexpr (std::is_pointer_v<X>)
+      y[r * y_stride] = Dot(nb, static_cast<const WBlock*>(w), reinterpret_cast<X>(row));
+    else
+      y[r * y_stride] = Dot(nb, static_cast<const WBlock*>(w), Q8ARow(row, kQK * nb));
+  }
 }
 
 }  // namespace
 
 void quantize_act_row(DType weight, const float* x, void* out, int64_t k) {
   if (uses_q8k(weight)) return quantize_row(DType::Q8_K, x, out, k);
-  auto* blocks = static_cast<BlockQ8A*>(out);
+  const Q8ARowOut row(out, k);
+  pad_q8a_row(row, k);
   for (int64_t b = 0; b < k / 32; ++b, x += 32) {
     float amax = 0;
     for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
     const float d = amax / 127, id = d > 0 ? 1 / d : 0;
     int sum = 0;
     for (int i = 0; i < 32; ++i) {
-      blocks[b].qs[i] = static_cast<int8_t>(std::clamp(static_cast<int>(std::lrintf(x[i] * id)), -127, 127));
-      sum += blocks[b].qs[i];
+      row.qs[32 * b + i] = static_cast<int8_t>(std::clamp(static_cast<int>(std::lrintf(x[i] * id)), -127, 127));
+      sum += row.qs[32 * b + i];
     }
-    blocks[b].d = d;
-    blocks[b].sum = sum;
+    row.d[b] = d;
+    row.sum[b] = sum;
   }
 }
 
 DotFn dot_kernel(DType weight) {
   switch (weight) {
-    case DType::Q8_0: return rows<BlockQ8_0, BlockQ8A, dot_q8_0>;
-    case DType::Q4_0: return rows<BlockQ4_0, BlockQ8A, dot_offset<BlockQ4_0, 8>>;
-    case DType::Q5_0: return rows<BlockQ5_0, BlockQ8A, dot_offset<BlockQ5_0, 16>>;
-    case DType::Q4_1: return rows<BlockQ4_1, BlockQ8A, dot_min<BlockQ4_1>>;
-    case DType::Q5_1: return rows<BlockQ5_1, BlockQ8A, dot_min<BlockQ5_1>>;
-    case DType::IQ4_NL: return rows<BlockIQ4_NL, BlockQ8A, dot_iq4_nl>;
-    case DType::Q2_K: return rows<BlockQ2_K, BlockQ8_K, dot_q2_k>;
-    case DType::Q3_K: return rows<BlockQ3_K, BlockQ8_K, dot_q3_k>;
-    case DType::Q4_K: return rows<BlockQ4_K, BlockQ8_K, dot_k4<BlockQ4_K>>;
-    case DType::Q5_K: return rows<BlockQ5_K, BlockQ8_K, dot_k4<BlockQ5_K>>;
-    case DType::Q6_K: return rows<BlockQ6_K, BlockQ8_K, dot_q6_k>;
+    case DType::Q8_0: return rows<BlockQ8_0, const Q8ARow&, dot_q8_0>;
+    case DType::Q4_0: return rows<BlockQ4_0, const Q8ARow&, dot_offset<BlockQ4_0, 8>>;
+    case DType::Q5_0: return rows<BlockQ5_0, const Q8ARow&, dot_offset<BlockQ5_0, 16>>;
+    case DType::Q4_1: return rows<BlockQ4_1, const Q8ARow&, dot_min<BlockQ4_1>>;
+    case DType::Q5_1: return rows<BlockQ5_1, const Q8ARow&, dot_min<BlockQ5_1>>;
+    case DType::IQ4_NL: return rows<BlockIQ4_NL, const Q8ARow&, dot_iq4_nl>;
+    case DType::Q2_K: return rows<BlockQ2_K, const BlockQ8_K*, dot_q2_k>;
+    case DType::Q3_K: return rows<BlockQ3_K, const BlockQ8_K*, dot_q3_k>;
+    case DType::Q4_K: return rows<BlockQ4_K, const BlockQ8_K*, dot_k4<BlockQ4_K>>;
+    case DType::Q5_K: return rows<BlockQ5_K, const BlockQ8_K*, dot_k4<BlockQ5_K>>;
+    case DType::Q6_K: return rows<BlockQ6_K, const BlockQ8_K*, dot_q6_k>;
     default: return nullptr;
   }
 }

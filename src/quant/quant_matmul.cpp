@@ -22,7 +22,7 @@ bool uses_q8k(DType weight) {
 }
 
 size_t act_row_bytes(DType weight, int64_t k) {
-  return uses_q8k(weight) ? row_bytes(DType::Q8_K, k) : static_cast<size_t>(k / 32) * sizeof(BlockQ8A);
+  return uses_q8k(weight) ? row_bytes(DType::Q8_K, k) : Q8ARow::bytes(k);
 }
 
 void quantize_act_row(DType weight, const float* x, void* out, int64_t k) {

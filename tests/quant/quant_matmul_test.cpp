@@ -75,8 +75,9 @@ void check_dot(DType t, const unsigned char* w, const std::vector<float>& x, int
 TEST(QuantDot, SimdKernelsMatchScalar) {
   for (DType t : kWeightTypes) {
     const int64_t block = static_cast<int64_t>(dtype_block_elems(t));
-    // One block (tails only), an even count (whole pairs) and an odd one (pairs and a tail).
-    for (int64_t blocks : {1, 4, block == 32 ? 9 : 5}) {
+    // One block (tails only), an even count (whole pairs) and odd ones (pairs and a tail; the
+    // 32-value formats' steps of 8 blocks, then a tail of 1 or of 2 pairs and 1).
+    for (int64_t blocks : {int64_t{1}, int64_t{4}, block == 32 ? int64_t{9} : 5, block == 32 ? int64_t{21} : 3}) {
       const int64_t k = blocks * block;
       QuantMatrix w(t, 1, k, 1);
       std::vector<float> x = gaussian(4 * k, 2);
