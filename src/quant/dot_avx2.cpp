@@ -7,7 +7,9 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "quant/dot.h"
 
@@ -35,8 +37,9 @@ DSEEK_INLINE const Block* act_row(const void* x, size_t x_stride, int r) {
   return reinterpret_cast<const Block*>(static_cast<const char*>(x) + r * x_stride);
 }
 
-// ---- 32-value formats: each block decodes to signed int8 levels v with x = d * v (+ m for
-// Q4_1/Q5_1); |v| and sign(v)·x make the product u8 x s8. ----
+// ---- 32-value formats (dot_q32.inc): a block per register, the scales of 8 blocks and the
+// offset or min on their sums applied at once. ----
+#include "quant/dot_q32.inc"
 
 DSEEK_INLINE __m256i nibbles(const uint8_t* qs) {  // values 0..15 low nibbles, 16..31 high ones
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -53,40 +56,55 @@ DSEEK_INLINE __m256i fifth_bits(const uint8_t* qh) {  // 16 where bit i of the u
   const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
   return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(16));
 }
+// Levels as dot_q32.inc has them: signed for Q8_0 and IQ4_NL, else unsigned as stored.
 DSEEK_INLINE __m256i levels(const BlockQ8_0& b) { return load256(b.qs); }
-DSEEK_INLINE __m256i levels(const BlockQ4_0& b) { return _mm256_sub_epi8(nibbles(b.qs), _mm256_set1_epi8(8)); }
+DSEEK_INLINE __m256i levels(const BlockQ4_0& b) { return nibbles(b.qs); }
 DSEEK_INLINE __m256i levels(const BlockQ4_1& b) { return nibbles(b.qs); }
-DSEEK_INLINE __m256i levels(const BlockQ5_0& b) {
-  return _mm256_sub_epi8(_mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)), _mm256_set1_epi8(16));
-}
+DSEEK_INLINE __m256i levels(const BlockQ5_0& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
 DSEEK_INLINE __m256i levels(const BlockQ5_1& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
 DSEEK_INLINE __m256i levels(const BlockIQ4_NL& b) {  // a byte shuffle looks the codebook up
   const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
   return _mm256_shuffle_epi8(table, nibbles(b.qs));
 }
 
-template <typename Block>
-constexpr bool kHasMin = requires(Block b) { b.m; };
-
 template <typename Block, int NX>
 DSEEK_TARGET void dot_q32(int64_t nb, const void* wv, const void* xv, size_t x_stride, float* y, int64_t y_stride) {
   const auto* w = static_cast<const Block*>(wv);
+  constexpr int kOffset = kLevelOffset<Block>;
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[NX];
-  float acc_min[NX] = {};
-  for (int r = 0; r < NX; ++r) acc[r] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i wq = levels(w[b]), u = _mm256_abs_epi8(wq);
-    const float d = _cvtsh_ss(w[b].d);
+  const int8_t* xq[NX];
+  const float* xd[NX];
+  const int32_t* xsum[NX];
+  __m256 acc[NX][2], acc_sum[NX];  // two chains: consecutive blocks alternate
+  for (int r = 0; r < NX; ++r) {
+    const Q8ARow row(static_cast<const char*>(xv) + r * x_stride, kQK * nb);
+    xq[r] = row.qs;
+    xd[r] = row.d;
+    xsum[r] = row.sum;
+    acc[r][0] = acc[r][1] = acc_sum[r] = _mm256_setzero_ps();
+  }
+  for (int64_t g = 0; g < nb; g += 8) {
+    const int n = static_cast<int>(std::min<int64_t>(8, nb - g));
+    const __m256 dw = block_halves(w + g, n, &Block::d), factor = sum_factor<kOffset>(w + g, n, dw);
+    __m256 scale[NX];
     for (int r = 0; r < NX; ++r) {
-      const Q8ARow x(static_cast<const char*>(xv) + r * x_stride, kQK * nb);
-      const __m256i s = _mm256_sign_epi8(load256(x.qs + kQK * b), wq);
-      const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones);
-      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x.d[b]), acc[r]);
-      if constexpr (kHasMin<Block>) acc_min[r] += _cvtsh_ss(w[b].m) * x.d[b] * x.sum[b];
+      const __m256 dx = _mm256_loadu_ps(xd[r] + g);
+      scale[r] = _mm256_mul_ps(dw, dx);
+      if constexpr (kHasMin<Block> || kOffset != 0)
+        acc_sum[r] = _mm256_fmadd_ps(_mm256_mul_ps(factor, dx), _mm256_cvtepi32_ps(load256(xsum[r] + g)), acc_sum[r]);
+    }
+    for (int b = 0; b < n; ++b) {
+      const __m256i v = levels(w[g + b]), u = kSignedLevels<Block> ? _mm256_abs_epi8(v) : v;
+      const __m256i lane = _mm256_set1_epi32(b);
+      for (int r = 0; r < NX; ++r) {
+        __m256i x = load256(xq[r] + kQK * (g + b));
+        if constexpr (kSignedLevels<Block>) x = _mm256_sign_epi8(x, v);
+        const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), ones);
+        acc[r][b % 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_permutevar8x32_ps(scale[r], lane), acc[r][b % 2]);
+      }
     }
   }
-  for (int r = 0; r < NX; ++r) y[r * y_stride] = reduce(acc[r]) + acc_min[r];
+  for (int r = 0; r < NX; ++r) y[r * y_stride] = reduce(_mm256_add_ps(acc[r][0], acc[r][1])) + reduce(acc_sum[r]);
 }
 
 template <bool kFifthBit, typename Block, int NX>
