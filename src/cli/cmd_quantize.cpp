@@ -24,6 +24,10 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--tensor-type", options->tensor_types,
                   "REGEX=TYPE on GGUF tensor names (e.g. ffn_.*_exps=Q4_K), first match wins; repeatable");
   cmd->add_option("--tokenizer", options->tokenizer_dir, "Directory with tokenizer.json (default: the model directory)");
+  cmd->add_option("--split-max-size", options->split_max_bytes,
+                  "Write shards of at most this much tensor data (e.g. 45G), named as llama.cpp's gguf-split names them: "
+                  "OUTPUT-00001-of-0000N.gguf (OUTPUT less .gguf); open the first")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_option("-t,--threads", *threads, "Threads (default: physical cores)");
   cmd->callback([=] {
     if (*threads > 0) ThreadPool::set_global_threads(*threads);
@@ -40,8 +44,7 @@ void add_quantize_command(CLI::App& app) {
         if (percent == 100) std::fprintf(stderr, "\n");
       };
     }
-    quantize_model(*input, *output, *options, progress);
-    std::fprintf(stderr, "wrote %s\n", output->c_str());
+    for (const std::string& path : quantize_model(*input, *output, *options, progress)) std::fprintf(stderr, "wrote %s\n", path.c_str());
   });
 }
 

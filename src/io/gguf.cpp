@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <ostream>
@@ -369,7 +370,63 @@ GgufContents parse_gguf(const unsigned char* data, size_t size, const std::strin
   return c;
 }
 
-GgufFile::GgufFile(const std::string& path) : file_(path), contents_(parse_gguf(file_.data(), file_.size(), path)) {}
+std::string gguf_shard_path(std::string_view prefix, int shard, int count) {
+  return fmt::format("{}-{:05d}-of-{:05d}.gguf", prefix, shard + 1, count);
+}
+
+namespace {
+
+struct SplitKeys {
+  int64_t no = 0, count = 1;
+  std::optional<int64_t> tensors;
+};
+
+SplitKeys split_keys(const GgufContents& c, const std::string& path) {
+  SplitKeys k;
+  for (const auto& [key, value] : c.metadata) {
+    if (key == kSplitNo) k.no = value.as_int(path + ": " + key);
+    if (key == kSplitCount) k.count = value.as_int(path + ": " + key);
+    if (key == kSplitTensors) k.tensors = value.as_int(path + ": " + key);
+  }
+  constexpr int64_t kMaxShards = 99999;  // five digits in the names
+  if (k.count < 1 || k.count > kMaxShards) fail("{}: {} is {}, not 1 to {}", path, kSplitCount, k.count, kMaxShards);
+  if (k.no < 0 || k.no >= k.count) fail("{}: {} is {}, outside the {} shards of {}", path, kSplitNo, k.no, k.count, kSplitCount);
+  return k;
+}
+
+}  // namespace
+
+GgufFile::GgufFile(const std::string& path) {
+  files_.push_back(std::make_unique<MappedFile>(path));
+  contents_ = parse_gguf(files_[0]->data(), files_[0]->size(), path);
+  const SplitKeys first = split_keys(contents_, path);
+  if (first.count == 1) return;
+  const int count = static_cast<int>(first.count);
+  const std::string suffix = gguf_shard_path("", static_cast<int>(first.no), count);
+  const std::string prefix = path.ends_with(suffix) ? path.substr(0, path.size() - suffix.size()) : std::string();
+  if (first.no != 0)
+    fail("{}: shard {} of a model split in {}: open its first shard{}", path, first.no + 1, count,
+         prefix.empty() ? "" : ", " + gguf_shard_path(prefix, 0, count));
+  if (prefix.empty()) fail("{}: the first of {} shards, but not named PREFIX{}, which names the others", path, count, suffix);
+  std::set<std::string, std::less<>> names;
+  for (const TensorView& t : contents_.tensors) names.insert(t.name);
+  for (int i = 1; i < count; ++i) {
+    const std::string shard = gguf_shard_path(prefix, i, count);
+    if (!std::filesystem::exists(shard)) fail("{}: shard {} of {} is missing: {}", path, i + 1, count, shard);
+    files_.push_back(std::make_unique<MappedFile>(shard));
+    GgufContents part = parse_gguf(files_.back()->data(), files_.back()->size(), shard);
+    const SplitKeys k = split_keys(part, shard);
+    if (k.no != i || k.count != count)
+      fail("{}: {} is {} and {} {}, where its name needs {} and {}", shard, kSplitNo, k.no, kSplitCount, k.count, i, count);
+    for (size_t t = 0; t < part.tensors.size(); ++t) {
+      if (!names.insert(part.tensors[t].name).second) fail("{}: tensor '{}' is in an earlier shard too", shard, part.tensors[t].name);
+      contents_.tensors.push_back(std::move(part.tensors[t]));
+      contents_.infos.push_back(std::move(part.infos[t]));
+    }
+  }
+  if (first.tensors && *first.tensors != static_cast<int64_t>(contents_.tensors.size()))
+    fail("{}: {} is {}, but the {} shards hold {} tensors", path, kSplitTensors, *first.tensors, count, contents_.tensors.size());
+}
 
 const GgufValue* GgufFile::find(std::string_view key) const {
   for (const auto& [k, v] : contents_.metadata)
@@ -393,6 +450,30 @@ const TensorView& GgufFile::tensor(std::string_view name) const {
   fail("{}: tensor '{}' is missing", path(), name);
 }
 
+namespace {
+
+// The bytes of a tensor to write, after checking its shape and type.
+uint64_t tensor_bytes(const GgufTensorData& t) {
+  if (t.shape.size() > kMaxDims) fail("tensor '{}' has {} dimensions, more than GGUF's {}", t.name, t.shape.size(), kMaxDims);
+  ggml_from_dtype(t.dtype);
+  for (int64_t dim : t.shape)
+    if (dim < 0) fail("tensor '{}' has a negative dimension", t.name);
+  const int64_t cols = t.shape.empty() ? 1 : t.shape.back();
+  if (cols % static_cast<int64_t>(dtype_block_elems(t.dtype)) != 0)
+    fail("tensor '{}' has rows of {} values, not whole {}-value {} blocks", t.name, cols, dtype_block_elems(t.dtype),
+         dtype_name(t.dtype));
+  uint64_t bytes = row_bytes(t.dtype, cols);
+  for (size_t d = 0; d + 1 < t.shape.size(); ++d) {
+    const auto dim = static_cast<uint64_t>(t.shape[d]);
+    if (dim != 0 && bytes > std::numeric_limits<uint64_t>::max() / dim) fail("tensor '{}' is too large", t.name);
+    bytes *= dim;
+  }
+  if (!t.data && bytes > 0) fail("tensor '{}' has no data", t.name);
+  return bytes;
+}
+
+}  // namespace
+
 void write_gguf(std::ostream& stream, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors) {
   uint64_t alignment = kDefaultAlignment;
   std::set<std::string, std::less<>> keys;
@@ -409,22 +490,7 @@ void write_gguf(std::ostream& stream, const GgufMetadata& metadata, const std::v
   std::vector<uint64_t> sizes;
   for (const GgufTensorData& t : tensors) {
     if (!names.insert(t.name).second) fail("tensor '{}' appears twice", t.name);
-    if (t.shape.size() > kMaxDims) fail("tensor '{}' has {} dimensions, more than GGUF's {}", t.name, t.shape.size(), kMaxDims);
-    ggml_from_dtype(t.dtype);
-    for (int64_t dim : t.shape)
-      if (dim < 0) fail("tensor '{}' has a negative dimension", t.name);
-    const int64_t cols = t.shape.empty() ? 1 : t.shape.back();
-    if (cols % static_cast<int64_t>(dtype_block_elems(t.dtype)) != 0)
-      fail("tensor '{}' has rows of {} values, not whole {}-value {} blocks", t.name, cols, dtype_block_elems(t.dtype),
-           dtype_name(t.dtype));
-    uint64_t bytes = row_bytes(t.dtype, cols);
-    for (size_t d = 0; d + 1 < t.shape.size(); ++d) {
-      const auto dim = static_cast<uint64_t>(t.shape[d]);
-      if (dim != 0 && bytes > std::numeric_limits<uint64_t>::max() / dim) fail("tensor '{}' is too large", t.name);
-      bytes *= dim;
-    }
-    if (!t.data && bytes > 0) fail("tensor '{}' has no data", t.name);
-    sizes.push_back(bytes);
+    sizes.push_back(tensor_bytes(t));
   }
 
   Sink out(stream);
@@ -465,6 +531,39 @@ void write_gguf(const std::string& path, const GgufMetadata& metadata, const std
     fail("{}: {}", path, e.what());
   }
   if (!out) fail("{}: write failed", path);
+}
+
+std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufMetadata& metadata,
+                                          const std::vector<GgufTensorData>& tensors, uint64_t max_bytes) {
+  std::vector<size_t> starts{0};  // each shard's first tensor
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const uint64_t size = tensor_bytes(tensors[i]);
+    if (i > starts.back() && bytes + size > max_bytes) starts.push_back(i), bytes = 0;
+    bytes += size;
+  }
+  if (starts.size() == 1) {
+    write_gguf(prefix + ".gguf", metadata, tensors);
+    return {prefix + ".gguf"};
+  }
+  const int count = static_cast<int>(starts.size());
+  auto shard_keys = [&](int shard) {
+    return GgufMetadata{{kSplitNo, GgufValue::u16(static_cast<uint16_t>(shard))},
+                        {kSplitCount, GgufValue::u16(static_cast<uint16_t>(count))},
+                        {kSplitTensors, GgufValue::i32(static_cast<int32_t>(tensors.size()))}};
+  };
+  if (count > std::numeric_limits<uint16_t>::max()) fail("{}: {} shards are more than GGUF's split.count holds", prefix, count);
+  std::vector<std::string> paths;
+  starts.push_back(tensors.size());
+  for (int shard = 0; shard < count; ++shard) {
+    GgufMetadata keys = shard_keys(shard);
+    if (shard == 0)
+      for (const auto& [key, value] : metadata)
+        if (!key.starts_with("split.")) keys.emplace_back(key, value);
+    paths.push_back(gguf_shard_path(prefix, shard, count));
+    write_gguf(paths.back(), keys, {tensors.begin() + starts[shard], tensors.begin() + starts[shard + 1]});
+  }
+  return paths;
 }
 
 }  // namespace dseek

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,11 +94,23 @@ GgufContents parse_gguf(const unsigned char* data, size_t size, const std::strin
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t ggml_from_dtype(DType dtype);  // Error for dtypes GGUF cannot hold (F8_E4M3, U8, BOOL)
 
+// The shards of a model split the way llama.cpp's gguf-split writes it: PREFIX-00001-of-0000N.gguf
+// up to PREFIX-0000N-of-0000N.gguf, each with split.no (0-based), split.count and, in the first,
+// split.tensors.count and all the other metadata.
+inline constexpr const char* kSplitNo = "split.no";
+inline constexpr const char* kSplitCount = "split.count";
+inline constexpr const char* kSplitTensors = "split.tensors.count";
+std::string gguf_shard_path(std::string_view prefix, int shard, int count);  // shard 0-based
+
 class GgufFile {
  public:
-  explicit GgufFile(const std::string& path);  // mmap and validate
+  // Maps and validates the file; the first shard of a split model maps the others beside it and
+  // holds all their tensors (each naming its own shard). Errors name the missing or
+  // inconsistent shard.
+  explicit GgufFile(const std::string& path);
 
-  const std::string& path() const { return file_.path(); }
+  const std::string& path() const { return files_.front()->path(); }
+  int shards() const { return static_cast<int>(files_.size()); }
   uint32_t version() const { return contents_.version; }
   const GgufMetadata& metadata() const { return contents_.metadata; }
   const std::vector<TensorView>& tensors() const { return contents_.tensors; }
@@ -111,8 +124,8 @@ class GgufFile {
   const TensorView& tensor(std::string_view name) const;     // Error naming the tensor and file
 
  private:
-  MappedFile file_;
-  GgufContents contents_;
+  std::vector<std::unique_ptr<MappedFile>> files_;
+  GgufContents contents_;  // the first shard's, with every shard's tensors (infos' offsets are in their shard)
 };
 
 // A tensor to write: `data` holds row_bytes(dtype, shape.back()) * (other dims) bytes.
@@ -127,5 +140,11 @@ struct GgufTensorData {
 // of two), else 32. Errors name the file, key or tensor at fault.
 void write_gguf(std::ostream& out, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors);
 void write_gguf(const std::string& path, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors);
+
+// Writes the tensors, in order, as shards of at most max_bytes of tensor data each (a larger
+// tensor alone), named as gguf_shard_path(prefix, ...); one shard is written as a plain file
+// prefix + ".gguf". Returns the paths written.
+std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufMetadata& metadata,
+                                          const std::vector<GgufTensorData>& tensors, uint64_t max_bytes);
 
 }  // namespace dseek

@@ -175,8 +175,8 @@ uint32_t file_type(const std::string& type) {
 
 }  // namespace
 
-void quantize_model(const std::string& input, const std::string& output, const QuantizeOptions& options,
-                    const QuantizeProgress& progress) {
+std::vector<std::string> quantize_model(const std::string& input, const std::string& output, const QuantizeOptions& options,
+                                        const QuantizeProgress& progress) {
   bool from_gguf = ends_with(input, ".gguf");
   std::unique_ptr<DeepSeekModel> model = from_gguf ? DeepSeekModel::load_gguf(input) : DeepSeekModel::load(input);
   const ModelConfig& c = model->config();
@@ -219,7 +219,12 @@ void quantize_model(const std::string& input, const std::string& output, const Q
     if (progress) progress(done += s.numel(), total);
   }
   for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = data[i].data();
-  write_gguf(output, metadata, tensors);
+  if (options.split_max_bytes == 0) {
+    write_gguf(output, metadata, tensors);
+    return {output};
+  }
+  const std::string prefix = output.ends_with(".gguf") ? output.substr(0, output.size() - 5) : output;
+  return write_gguf_split(prefix, metadata, tensors, options.split_max_bytes);
 }
 
 }  // namespace dseek

@@ -15,6 +15,7 @@ struct QuantizeOptions {
   std::string type = "Q8_0";
   std::vector<std::string> tensor_types;
   std::string tokenizer_dir;  // tokenizer.json for the metadata; default: the model dir
+  uint64_t split_max_bytes = 0;  // >0: shards of at most this much tensor data, as gguf-split writes them
 };
 
 // Reports tensor elements done of the total.
@@ -22,7 +23,9 @@ using QuantizeProgress = std::function<void(int64_t done, int64_t total)>;
 
 // `input`: a model directory (safetensors; FP8 weights are dequantized first) or a .gguf file
 // (re-quantized from its dequantized weights; tokenizer keys copied). MTP layers are dropped.
-void quantize_model(const std::string& input, const std::string& output, const QuantizeOptions& options,
-                    const QuantizeProgress& progress = {});
+// Returns the files written: `output`, or with split_max_bytes its shards OUT-0000i-of-0000N.gguf
+// (OUT: output less .gguf) when there are several.
+std::vector<std::string> quantize_model(const std::string& input, const std::string& output, const QuantizeOptions& options,
+                                        const QuantizeProgress& progress = {});
 
 }  // namespace dseek

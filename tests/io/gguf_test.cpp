@@ -1,6 +1,10 @@
 #include "io/gguf.h"
 
+#include <array>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -159,6 +163,94 @@ TEST(Gguf, RoundTripThroughAFile) {
   EXPECT_NE(err.find(path), std::string::npos) << err;
   err = error_of([&] { file.get("missing.key"); });
   EXPECT_NE(err.find("'missing.key'"), std::string::npos) << err;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Split models as llama.cpp's gguf-split writes them: the first shard opens the rest, and
+// holds every tensor, each with its own shard's bytes.
+TEST(GgufSplit, ShardsReadAsOneFile) {
+  TempDir dir;
+  std::vector<OwnedTensor> tensors = sample_tensors();
+  const std::string prefix = dir.file("model");
+  // 2 KB a shard: the F32 and F16 tensors, then the Q8_0, Q4_K and Q6_K ones (3264, 1728 and
+  // 2520 bytes) each alone, then the last two.
+  const std::vector<std::string> paths = write_gguf_split(prefix, all_value_types(), refs(tensors), 2048);
+  ASSERT_EQ(paths.size(), 5u);
+  EXPECT_EQ(paths[0], prefix + "-00001-of-00005.gguf");
+  EXPECT_EQ(paths[4], prefix + "-00005-of-00005.gguf");
+
+  GgufFile file(paths[0]);
+  EXPECT_EQ(file.shards(), 5);
+  expect_same_tensors(tensors, file.tensors());
+  EXPECT_EQ(file.get("u16").as_int("u16"), 65000);  // the model's metadata is the first shard's
+  EXPECT_EQ(file.get(kSplitCount).as_int(kSplitCount), 5);
+  EXPECT_EQ(file.get(kSplitTensors).as_int(kSplitTensors), static_cast<int64_t>(tensors.size()));
+  EXPECT_EQ(file.tensor("blk.1.ffn_down_exps.Q6_K").file, paths[3]);  // errors about a tensor name its shard
+
+  // The others hold only the split keys and their tensors.
+  const GgufContents third = parse(file_bytes(paths[2]), paths[2]);
+  EXPECT_EQ(third.metadata, (GgufMetadata{{kSplitNo, GgufValue::u16(2)}, {kSplitCount, GgufValue::u16(5)},
+                                          {kSplitTensors, GgufValue::i32(static_cast<int32_t>(tensors.size()))}}));
+  ASSERT_EQ(third.tensors.size(), 1u);
+  EXPECT_EQ(third.tensors[0].name, "blk.1.ffn_down_exps.Q4_K");
+
+  // What fits in one shard is a plain file.
+  const std::string one = dir.file("single");
+  EXPECT_EQ(write_gguf_split(one, all_value_types(), refs(tensors), uint64_t{1} << 30), std::vector<std::string>{one + ".gguf"});
+  EXPECT_EQ(GgufFile(one + ".gguf").shards(), 1);
+  EXPECT_EQ(GgufFile(one + ".gguf").find(kSplitCount), nullptr);
+}
+
+// Shards of `tensors` with the split keys given per shard (no, count, tensors), written as
+// PREFIX-0000i-of-0000N.gguf with N = the number of shards.
+std::string write_shards(const std::string& prefix, const std::vector<OwnedTensor>& tensors,
+                         const std::vector<std::array<int64_t, 3>>& keys) {
+  const int count = static_cast<int>(keys.size());
+  for (int i = 0; i < count; ++i) {
+    GgufMetadata m{{kSplitNo, GgufValue::u16(static_cast<uint16_t>(keys[i][0]))},
+                   {kSplitCount, GgufValue::u16(static_cast<uint16_t>(keys[i][1]))},
+                   {kSplitTensors, GgufValue::i32(static_cast<int32_t>(keys[i][2]))}};
+    std::vector<OwnedTensor> part;
+    for (size_t t = i; t < tensors.size(); t += count) part.push_back(tensors[t]);
+    write_gguf(gguf_shard_path(prefix, i, count), m, refs(part));
+  }
+  return gguf_shard_path(prefix, 0, count);
+}
+
+TEST(GgufSplit, ErrorsNameTheShard) {
+  TempDir dir;
+  const std::vector<OwnedTensor> tensors = sample_tensors();
+  const int64_t n = static_cast<int64_t>(tensors.size());
+  auto expect_error = [](const std::string& path, std::initializer_list<std::string> parts) {
+    const std::string err = error_of([&] { GgufFile file(path); });
+    for (const std::string& part : parts) EXPECT_NE(err.find(part), std::string::npos) << err;
+  };
+  // Well formed, then each shard's keys or files spoilt in turn.
+  const std::string good = write_shards(dir.file("good"), tensors, {{0, 3, n}, {1, 3, n}, {2, 3, n}});
+  expect_same_tensors({tensors[0], tensors[3], tensors[6], tensors[1], tensors[4], tensors[2], tensors[5]}, GgufFile(good).tensors());
+  expect_error(gguf_shard_path(dir.file("good"), 1, 3), {"shard 2 of a model split in 3", good});
+
+  std::filesystem::remove(gguf_shard_path(dir.file("good"), 2, 3));
+  expect_error(good, {"shard 3 of 3 is missing", gguf_shard_path(dir.file("good"), 2, 3)});
+
+  const std::string wrong_no = write_shards(dir.file("no"), tensors, {{0, 3, n}, {2, 3, n}, {2, 3, n}});
+  expect_error(wrong_no, {gguf_shard_path(dir.file("no"), 1, 3), "split.no is 2", "needs 1 and 3"});
+  const std::string wrong_count = write_shards(dir.file("count"), tensors, {{0, 2, n}, {1, 2, n}, {2, 3, n}});
+  expect_error(wrong_count, {"the first of 2 shards, but not named PREFIX-00001-of-00002.gguf"});
+  const std::string short_count = write_shards(dir.file("total"), tensors, {{0, 3, n + 1}, {1, 3, n}, {2, 3, n}});
+  expect_error(short_count, {"split.tensors.count is 8", "hold 7 tensors"});
+  const std::string bad_no = write_shards(dir.file("range"), tensors, {{3, 3, n}, {1, 3, n}, {2, 3, n}});
+  expect_error(bad_no, {"split.no is 3, outside the 3 shards"});
+
+  // A tensor in two shards.
+  std::vector<OwnedTensor> twice = tensors;
+  twice[1].name = twice[0].name;
+  const std::string dup = write_shards(dir.file("dup"), twice, {{0, 2, n}, {1, 2, n}});
+  expect_error(dup, {gguf_shard_path(dir.file("dup"), 1, 2), "'output_norm.weight' is in an earlier shard"});
 }
 
 TEST(Gguf, WriteReadWriteIsByteIdentical) {

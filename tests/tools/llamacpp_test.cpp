@@ -67,23 +67,26 @@ const float* logits_of(const SafetensorsFile& file, size_t sequence) {
 
 class LlamaCppOnFixture : public ::testing::TestWithParam<std::string> {};
 
-// llama.cpp's and dseek's logits for the reference prompts, from a GGUF of `type`, each
-// against the reference.
+// llama.cpp's and dseek's logits for the reference prompts, from a GGUF of `type` (in shards
+// of split_max_bytes when not 0), each against the reference.
 struct FixtureAgreement {
   Agreement llama_cpp, dseek;
+  size_t files = 0;
 };
-FixtureAgreement run_reference_prompts(const std::string& fixture, const std::string& type) {
+FixtureAgreement run_reference_prompts(const std::string& fixture, const std::string& type, uint64_t split_max_bytes = 0) {
   TempDir tmp;
   QuantizeOptions options;
   options.type = type;
-  quantize_model(model_dir(fixture), tmp.file("model.gguf"), options);
+  options.split_max_bytes = split_max_bytes;
+  const std::vector<std::string> files = quantize_model(model_dir(fixture), tmp.file("model.gguf"), options);
   SafetensorsFile ref(model_dir(fixture) + "/reference.safetensors");
   std::vector<std::vector<int32_t>> prompts;
   for (int k = 0; k < 4; ++k) prompts.push_back(tools_test::reference_tokens(ref, k));
-  SafetensorsFile llama = llama_cpp_logits(tmp.file("model.gguf"), prompts, tmp.file("llama.safetensors"));
-  auto model = DeepSeekModel::load_gguf(tmp.file("model.gguf"));
+  SafetensorsFile llama = llama_cpp_logits(files.front(), prompts, tmp.file("llama.safetensors"));
+  auto model = DeepSeekModel::load_gguf(files.front());
   const int64_t vocab = model->config().vocab_size;
   FixtureAgreement a;
+  a.files = files.size();
   a.dseek = tools_test::compare_to_reference(*model, model_dir(fixture));
   for (size_t k = 0; k < prompts.size(); ++k) {
     const TensorView& reference = tools_test::find(ref, tools_test::prompt_tensor(static_cast<int>(k), "logits"));
@@ -100,6 +103,18 @@ TEST_P(LlamaCppOnFixture, LosslessGgufGivesTheReferenceLogits) {
   FixtureAgreement a = run_reference_prompts(GetParam(), "F32");
   EXPECT_LE(a.llama_cpp.worst_l2, 1e-4);
   EXPECT_EQ(a.llama_cpp.same_top1, a.llama_cpp.positions);
+}
+
+// Split as llama.cpp's gguf-split writes a model (DeepSeek-V3's GGUFs come in shards of under
+// 50 GB): llama.cpp opens dseek's shards from the first, as dseek does.
+TEST_P(LlamaCppOnFixture, SplitGgufGivesTheReferenceLogits) {
+  REQUIRE_LLAMA_CPP();
+  FixtureAgreement a = run_reference_prompts(GetParam(), "F32", 256 << 10);
+  EXPECT_GE(a.files, 3u);
+  EXPECT_LE(a.llama_cpp.worst_l2, 1e-4);
+  EXPECT_EQ(a.llama_cpp.same_top1, a.llama_cpp.positions);
+  EXPECT_LE(a.dseek.worst_l2, 1e-4);
+  EXPECT_EQ(a.dseek.same_top1, a.dseek.positions);
 }
 
 // The fixtures' random weights route with margins near 1e-5, so Q8_0 rounding flips some
