@@ -452,8 +452,9 @@ const TensorView& GgufFile::tensor(std::string_view name) const {
 
 namespace {
 
-// The bytes of a tensor to write, after checking its shape and type.
-uint64_t tensor_bytes(const GgufTensorData& t) {
+// The bytes of a tensor to write, after checking its shape and type (and that it has data,
+// unless a GgufTensorSource gives it).
+uint64_t tensor_bytes(const GgufTensorData& t, bool needs_data) {
   if (t.shape.size() > kMaxDims) fail("tensor '{}' has {} dimensions, more than GGUF's {}", t.name, t.shape.size(), kMaxDims);
   ggml_from_dtype(t.dtype);
   for (int64_t dim : t.shape)
@@ -468,13 +469,14 @@ uint64_t tensor_bytes(const GgufTensorData& t) {
     if (dim != 0 && bytes > std::numeric_limits<uint64_t>::max() / dim) fail("tensor '{}' is too large", t.name);
     bytes *= dim;
   }
-  if (!t.data && bytes > 0) fail("tensor '{}' has no data", t.name);
+  if (needs_data && !t.data && bytes > 0) fail("tensor '{}' has no data", t.name);
   return bytes;
 }
 
 }  // namespace
 
-void write_gguf(std::ostream& stream, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors) {
+void write_gguf(std::ostream& stream, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors,
+                const GgufTensorSource& source) {
   uint64_t alignment = kDefaultAlignment;
   std::set<std::string, std::less<>> keys;
   for (const auto& [key, value] : metadata) {
@@ -490,7 +492,7 @@ void write_gguf(std::ostream& stream, const GgufMetadata& metadata, const std::v
   std::vector<uint64_t> sizes;
   for (const GgufTensorData& t : tensors) {
     if (!names.insert(t.name).second) fail("tensor '{}' appears twice", t.name);
-    sizes.push_back(tensor_bytes(t));
+    sizes.push_back(tensor_bytes(t, !source));
   }
 
   Sink out(stream);
@@ -515,17 +517,18 @@ void write_gguf(std::ostream& stream, const GgufMetadata& metadata, const std::v
   }
   out.pad_to(alignment);
   for (size_t i = 0; i < tensors.size(); ++i) {
-    out.bytes(tensors[i].data, sizes[i]);
+    out.bytes(source ? source(i) : tensors[i].data, sizes[i]);
     out.pad_to(alignment);
   }
   if (!stream) fail("writing GGUF failed");
 }
 
-void write_gguf(const std::string& path, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors) {
+void write_gguf(const std::string& path, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors,
+                const GgufTensorSource& source) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) fail("{}: cannot open for writing", path);
   try {
-    write_gguf(out, metadata, tensors);
+    write_gguf(out, metadata, tensors, source);
     out.close();
   } catch (const Error& e) {
     fail("{}: {}", path, e.what());
@@ -534,16 +537,17 @@ void write_gguf(const std::string& path, const GgufMetadata& metadata, const std
 }
 
 std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufMetadata& metadata,
-                                          const std::vector<GgufTensorData>& tensors, uint64_t max_bytes) {
+                                          const std::vector<GgufTensorData>& tensors, uint64_t max_bytes,
+                                          const GgufTensorSource& source) {
   std::vector<size_t> starts{0};  // each shard's first tensor
   uint64_t bytes = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const uint64_t size = tensor_bytes(tensors[i]);
+    const uint64_t size = tensor_bytes(tensors[i], !source);
     if (i > starts.back() && bytes + size > max_bytes) starts.push_back(i), bytes = 0;
     bytes += size;
   }
   if (starts.size() == 1) {
-    write_gguf(prefix + ".gguf", metadata, tensors);
+    write_gguf(prefix + ".gguf", metadata, tensors, source);
     return {prefix + ".gguf"};
   }
   const int count = static_cast<int>(starts.size());
@@ -561,7 +565,10 @@ std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufM
       for (const auto& [key, value] : metadata)
         if (!key.starts_with("split.")) keys.emplace_back(key, value);
     paths.push_back(gguf_shard_path(prefix, shard, count));
-    write_gguf(paths.back(), keys, {tensors.begin() + starts[shard], tensors.begin() + starts[shard + 1]});
+    const size_t first = starts[shard];
+    GgufTensorSource part;
+    if (source) part = [&](size_t i) { return source(first + i); };
+    write_gguf(paths.back(), keys, {tensors.begin() + first, tensors.begin() + starts[shard + 1]}, part);
   }
   return paths;
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -136,15 +137,23 @@ struct GgufTensorData {
   const void* data = nullptr;
 };
 
-// Writes GGUF v3. The alignment is `general.alignment` when the metadata has it (U32, a power
-// of two), else 32. Errors name the file, key or tensor at fault.
-void write_gguf(std::ostream& out, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors);
-void write_gguf(const std::string& path, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors);
+// Tensor i's bytes when they are made as the file is written, so that only one tensor need be in
+// memory at a time: called once per tensor, in order; the bytes must stay valid until the next call.
+using GgufTensorSource = std::function<const void*(size_t i)>;
+
+// Writes GGUF v3, the tensors' bytes from their `data` or, when given, from `source`. The
+// alignment is `general.alignment` when the metadata has it (U32, a power of two), else 32.
+// Errors name the file, key or tensor at fault.
+void write_gguf(std::ostream& out, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors,
+                const GgufTensorSource& source = {});
+void write_gguf(const std::string& path, const GgufMetadata& metadata, const std::vector<GgufTensorData>& tensors,
+                const GgufTensorSource& source = {});
 
 // Writes the tensors, in order, as shards of at most max_bytes of tensor data each (a larger
 // tensor alone), named as gguf_shard_path(prefix, ...); one shard is written as a plain file
 // prefix + ".gguf". Returns the paths written.
 std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufMetadata& metadata,
-                                          const std::vector<GgufTensorData>& tensors, uint64_t max_bytes);
+                                          const std::vector<GgufTensorData>& tensors, uint64_t max_bytes,
+                                          const GgufTensorSource& source = {});
 
 }  // namespace dseek

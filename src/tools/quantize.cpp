@@ -205,26 +205,29 @@ std::vector<std::string> quantize_model(const std::string& input, const std::str
 
   std::vector<Source> sources = model_sources(c, model->weights());
   int64_t total = 0, done = 0;
-  for (const Source& s : sources) total += s.numel();
-  std::vector<std::vector<unsigned char>> data;
   std::vector<GgufTensorData> tensors;
-  std::vector<float> f32;
   for (const Source& s : sources) {
-    DType t = plan.choose(s.name, s.shape);
+    total += s.numel();
+    tensors.push_back({s.name, plan.choose(s.name, s.shape), s.shape, nullptr});
+  }
+  // Each tensor is converted as the writer reaches it: memory holds one, not the model.
+  std::vector<float> f32;
+  std::vector<unsigned char> data;
+  auto convert_tensor = [&](size_t i) -> const void* {
+    const Source& s = sources[i];
     f32.assign(s.numel(), 0.0f);
     s.fill(f32.data());
-    int64_t cols = s.shape.back();
-    data.push_back(convert(f32, s.numel() / cols, cols, t));
-    tensors.push_back({s.name, t, s.shape, nullptr});
+    const int64_t cols = s.shape.back();
+    data = convert(f32, s.numel() / cols, cols, tensors[i].dtype);
     if (progress) progress(done += s.numel(), total);
-  }
-  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = data[i].data();
+    return data.data();
+  };
   if (options.split_max_bytes == 0) {
-    write_gguf(output, metadata, tensors);
+    write_gguf(output, metadata, tensors, convert_tensor);
     return {output};
   }
   const std::string prefix = output.ends_with(".gguf") ? output.substr(0, output.size() - 5) : output;
-  return write_gguf_split(prefix, metadata, tensors, options.split_max_bytes);
+  return write_gguf_split(prefix, metadata, tensors, options.split_max_bytes, convert_tensor);
 }
 
 }  // namespace dseek

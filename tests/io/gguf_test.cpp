@@ -205,6 +205,27 @@ TEST(GgufSplit, ShardsReadAsOneFile) {
   EXPECT_EQ(GgufFile(one + ".gguf").find(kSplitCount), nullptr);
 }
 
+// A writer's source makes each tensor's bytes as it is reached (quantize converts one tensor at
+// a time): called once per tensor, in order, across shards too.
+TEST(GgufSplit, SourceGivesEachTensorInOrder) {
+  TempDir dir;
+  const std::vector<OwnedTensor> tensors = sample_tensors();
+  std::vector<GgufTensorData> specs = refs(tensors);
+  for (GgufTensorData& t : specs) t.data = nullptr;
+  std::vector<size_t> calls;
+  std::vector<unsigned char> buffer;
+  auto source = [&](size_t i) -> const void* {
+    calls.push_back(i);
+    buffer = tensors[i].bytes;  // the previous tensor's bytes are gone
+    return buffer.data();
+  };
+  const std::vector<std::string> paths = write_gguf_split(dir.file("model"), all_value_types(), specs, 2048, source);
+  EXPECT_EQ(paths.size(), 5u);
+  expect_same_tensors(tensors, GgufFile(paths[0]).tensors());
+  EXPECT_EQ(calls, (std::vector<size_t>{0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_NE(error_of([&] { write_gguf(dir.file("x.gguf"), all_value_types(), specs); }).find("has no data"), std::string::npos);
+}
+
 // Shards of `tensors` with the split keys given per shard (no, count, tensors), written as
 // PREFIX-0000i-of-0000N.gguf with N = the number of shards.
 std::string write_shards(const std::string& prefix, const std::vector<OwnedTensor>& tensors,
