@@ -4,7 +4,11 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "cli_process.h"
@@ -229,6 +233,33 @@ TEST(RunCommand, GgufModelBringsItsTokenizer) {
   EXPECT_NE(no_tokenizer.err.find("error: " + bare.path() + ": the GGUF file has no tokenizer"), std::string::npos)
       << no_tokenizer.err;
   EXPECT_NE(no_tokenizer.err.find("give --tokenizer DIR"), std::string::npos) << no_tokenizer.err;
+}
+
+// `quantize --split-max-size` writes shards as llama.cpp's gguf-split names them; the first is
+// the model, tokenizer and chat template included.
+TEST(RunCommand, SplitGgufFromItsFirstShard) {
+  TempFile out("split.gguf", "");
+  ProcessResult quantized = run_dseek({"quantize", chat_model_dir(), out.path(), "--type", "F32", "--split-max-size", "8M"});
+  ASSERT_EQ(quantized.status, 0) << quantized.err;
+  std::vector<std::string> shards;
+  std::istringstream lines(quantized.err);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with("wrote ")) shards.push_back(line.substr(6));
+  struct Remove {
+    const std::vector<std::string>& paths;
+    ~Remove() {
+      for (const std::string& path : paths) std::filesystem::remove(path);
+    }
+  } remove{shards};
+  ASSERT_GE(shards.size(), 3u) << quantized.err;
+  const std::string prefix = out.path().substr(0, out.path().size() - 5);
+  EXPECT_EQ(shards.front(), fmt::format("{}-00001-of-{:05d}.gguf", prefix, shards.size()));
+
+  const auto& c = e2e()["cases"][0];
+  ProcessResult r = run_dseek({"run", shards.front(), "--chat", "-p", c["messages"][0]["content"].get<std::string>(), "--temp",
+                               "0", "-n", std::to_string(e2e()["max_new_tokens"].get<int>())});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, c["greedy_text"].get<std::string>());
 }
 
 }  // namespace
