@@ -44,7 +44,8 @@ void add_quantize_command(CLI::App& app) {
         if (percent == 100) std::fprintf(stderr, "\n");
       };
     }
-    for (const std::string& path : quantize_model(*input, *output, *options, progress)) std::fprintf(stderr, "wrote %s\n", path.c_str());
+    for (const std::string& path : quantize_model(*input, *output, *options, progress))
+      std::fprintf(stderr, "wrote %s\n", path.c_str());
   });
 }
 

@@ -419,7 +419,8 @@ GgufFile::GgufFile(const std::string& path) {
     if (k.no != i || k.count != count)
       fail("{}: {} is {} and {} {}, where its name needs {} and {}", shard, kSplitNo, k.no, kSplitCount, k.count, i, count);
     for (size_t t = 0; t < part.tensors.size(); ++t) {
-      if (!names.insert(part.tensors[t].name).second) fail("{}: tensor '{}' is in an earlier shard too", shard, part.tensors[t].name);
+      if (!names.insert(part.tensors[t].name).second)
+        fail("{}: tensor '{}' is in an earlier shard too", shard, part.tensors[t].name);
       contents_.tensors.push_back(std::move(part.tensors[t]));
       contents_.infos.push_back(std::move(part.infos[t]));
     }

@@ -252,7 +252,9 @@ TEST(GgufSplit, ErrorsNameTheShard) {
   };
   // Well formed, then each shard's keys or files spoilt in turn.
   const std::string good = write_shards(dir.file("good"), tensors, {{0, 3, n}, {1, 3, n}, {2, 3, n}});
-  expect_same_tensors({tensors[0], tensors[3], tensors[6], tensors[1], tensors[4], tensors[2], tensors[5]}, GgufFile(good).tensors());
+  // write_shards deals the tensors out in turn: shard 0 holds 0, 3 and 6.
+  expect_same_tensors({tensors[0], tensors[3], tensors[6], tensors[1], tensors[4], tensors[2], tensors[5]},
+                      GgufFile(good).tensors());
   expect_error(gguf_shard_path(dir.file("good"), 1, 3), {"shard 2 of a model split in 3", good});
 
   std::filesystem::remove(gguf_shard_path(dir.file("good"), 2, 3));
