@@ -3,8 +3,6 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -165,11 +163,6 @@ TEST(Gguf, RoundTripThroughAFile) {
   EXPECT_NE(err.find("'missing.key'"), std::string::npos) << err;
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Split models as llama.cpp's gguf-split writes them: the first shard opens the rest, and
 // holds every tensor, each with its own shard's bytes.
 TEST(GgufSplit, ShardsReadAsOneFile) {
@@ -192,7 +185,7 @@ TEST(GgufSplit, ShardsReadAsOneFile) {
   EXPECT_EQ(file.tensor("blk.1.ffn_down_exps.Q6_K").file, paths[3]);  // errors about a tensor name its shard
 
   // The others hold only the split keys and their tensors.
-  const GgufContents third = parse(file_bytes(paths[2]), paths[2]);
+  const GgufContents third = parse(io_test::read_bytes(paths[2]), paths[2]);
   EXPECT_EQ(third.metadata, (GgufMetadata{{kSplitNo, GgufValue::u16(2)}, {kSplitCount, GgufValue::u16(5)},
                                           {kSplitTensors, GgufValue::i32(static_cast<int32_t>(tensors.size()))}}));
   ASSERT_EQ(third.tensors.size(), 1u);
