@@ -137,7 +137,8 @@ DSEEK_TARGET void dot_k4(int64_t nb, const void* wv, const void* xv, size_t x_st
     for (int r = 0; r < NX; ++r) {
       const BlockQ8_K* x = act_row<BlockQ8_K>(xv, x_stride, r) + b;
       __m256i sum = _mm256_setzero_si256();
-      for (int s = 0; s < 8; ++s) sum = dot_scaled(sum, q[s], load256(x->qs + 32 * s), _mm256_set1_epi16(sc[s]));
+      for (int s = 0; s < 8; ++s)
+        sum = dot_scaled(sum, q[s], load256(x->qs + 32 * q8k_slot(kBlockType<Block>, s)), _mm256_set1_epi16(sc[s]));
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(d * x->d), acc[r]);
       const __m256i mins = _mm256_madd_epi16(load256(x->bsums), mins16);
       acc_min[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin * x->d), acc_min[r]);
@@ -287,7 +288,7 @@ DSEEK_TARGET void quantize_act_row(DType weight, const float* x, void* out, int6
       const float d = absmax(x, 256) / 127, id = d ? 1 / d : 0;
       blocks[b].d = d;
       for (int j = 0; j < 8; ++j) {
-        round32(x + 32 * j, id, blocks[b].qs + 32 * j, sums);
+        round32(x + 32 * j, id, blocks[b].qs + 32 * q8k_slot(weight, j), sums);
         blocks[b].bsums[2 * j] = static_cast<int16_t>(sums[0]);
         blocks[b].bsums[2 * j + 1] = static_cast<int16_t>(sums[1]);
       }

@@ -3,6 +3,7 @@
 // up to float summation order.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #include "kernels/convert.h"
@@ -105,7 +106,7 @@ float dot_k4(int64_t nb, const Block* w, const BlockQ8_K* x) {
     for (int s = 0; s < 8; ++s) {
       uint8_t sc, mn;
       k4_scale_min(w[b].scales, s, sc, mn);
-      scaled += sc * dot_i8(q + 32 * s, x[b].qs + 32 * s, 32);
+      scaled += sc * dot_i8(q + 32 * s, x[b].qs + 32 * q8k_slot(kBlockType<Block>, s), 32);
       mins += mn * (x[b].bsums[2 * s] + x[b].bsums[2 * s + 1]);
     }
     sum += x[b].d * (f16_to_f32(w[b].d) * scaled - f16_to_f32(w[b].dmin) * mins);
@@ -140,7 +141,16 @@ void rows(int64_t nb, const void* w, const void* x, size_t x_stride, int nx, flo
 }  // namespace
 
 void quantize_act_row(DType weight, const float* x, void* out, int64_t k) {
-  if (uses_q8k(weight)) return quantize_row(DType::Q8_K, x, out, k);
+  if (uses_q8k(weight)) {
+    quantize_row(DType::Q8_K, x, out, k);
+    auto* blocks = static_cast<BlockQ8_K*>(out);
+    for (int64_t b = 0; b < k / 256; ++b) {
+      int8_t in_order[256];
+      std::memcpy(in_order, blocks[b].qs, 256);
+      for (int s = 0; s < 8; ++s) std::memcpy(blocks[b].qs + 32 * q8k_slot(weight, s), in_order + 32 * s, 32);
+    }
+    return;
+  }
   const Q8ARowOut row(out, k);
   pad_q8a_row(row, k);
   for (int64_t b = 0; b < k / 32; ++b, x += 32) {

@@ -159,7 +159,7 @@ TEST(QuantDot, ActivationQuantizersAgreeByteForByte) {
   x[100] = 1e-30f;  // tiny and huge values, and an all-zero block
   x[5] = -300.0f;
   std::fill(x.begin() + 512, x.begin() + 768, 0.0f);
-  for (DType t : {DType::Q8_0, DType::Q4_K}) {
+  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
     const size_t bytes = quant::act_row_bytes(t, 1024);
     std::vector<unsigned char> want(bytes), got(bytes);
     quant::scalar::quantize_act_row(t, x.data(), want.data(), 1024);
@@ -168,6 +168,26 @@ TEST(QuantDot, ActivationQuantizersAgreeByteForByte) {
       std::fill(got.begin(), got.end(), 0xAA);
       quant::act_quantizer(isa)(t, x.data(), got.data(), 1024);
       EXPECT_EQ(got, want) << dtype_name(t) << " " << quant::dot_isa_name(isa);
+    }
+  }
+}
+
+// Q4_K's and Q5_K's activations hold the levels that Q6_K's hold in value order, with each
+// 32-value sub-block moved to its q8k_slot (0, 2, 1, 3, ...); scales and sums unchanged.
+TEST(QuantDot, PairedActivationsHoldEachSubBlockAtItsSlot) {
+  const std::vector<float> x = gaussian(512, 4);
+  const size_t bytes = quant::act_row_bytes(DType::Q6_K, 512);
+  std::vector<BlockQ8_K> in_order(2), paired(2);
+  ASSERT_EQ(bytes, sizeof(BlockQ8_K) * 2);
+  quant::quantize_act_row(DType::Q6_K, x.data(), in_order.data(), 512);
+  for (DType t : {DType::Q4_K, DType::Q5_K}) {
+    quant::quantize_act_row(t, x.data(), paired.data(), 512);
+    EXPECT_EQ(quant::q8k_slot(t, 1), 2);
+    for (int b = 0; b < 2; ++b) {
+      EXPECT_EQ(paired[b].d, in_order[b].d);
+      EXPECT_EQ(0, std::memcmp(paired[b].bsums, in_order[b].bsums, sizeof paired[b].bsums));
+      for (int s = 0; s < 8; ++s)
+        EXPECT_EQ(0, std::memcmp(paired[b].qs + 32 * quant::q8k_slot(t, s), in_order[b].qs + 32 * s, 32)) << dtype_name(t) << " sub-block " << s;
     }
   }
 }
