@@ -26,7 +26,7 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--tokenizer", options->tokenizer_dir, "Directory with tokenizer.json (default: the model directory)");
   cmd->add_option("--split-max-size", options->split_max_bytes,
                   "Write shards of at most this much tensor data (e.g. 45G), named as llama.cpp's gguf-split names them: "
-                  "OUTPUT-00001-of-0000N.gguf (OUTPUT less .gguf); open the first")
+                  "OUTPUT-00001-of-0000N.gguf (OUTPUT less .gguf); open the first. A model that fits in one is written to OUTPUT")
       ->transform(CLI::AsSizeValue(false));
   cmd->add_option("-t,--threads", *threads, "Threads (default: physical cores)");
   cmd->callback([=] {

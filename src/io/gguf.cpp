@@ -537,7 +537,7 @@ void write_gguf(const std::string& path, const GgufMetadata& metadata, const std
   if (!out) fail("{}: write failed", path);
 }
 
-std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufMetadata& metadata,
+std::vector<std::string> write_gguf_split(const std::string& path, const GgufMetadata& metadata,
                                           const std::vector<GgufTensorData>& tensors, uint64_t max_bytes,
                                           const GgufTensorSource& source) {
   std::vector<size_t> starts{0};  // each shard's first tensor
@@ -548,16 +548,17 @@ std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufM
     bytes += size;
   }
   if (starts.size() == 1) {
-    write_gguf(prefix + ".gguf", metadata, tensors, source);
-    return {prefix + ".gguf"};
+    write_gguf(path, metadata, tensors, source);
+    return {path};
   }
+  const std::string prefix = path.ends_with(".gguf") ? path.substr(0, path.size() - 5) : path;
   const int count = static_cast<int>(starts.size());
   auto shard_keys = [&](int shard) {
     return GgufMetadata{{kSplitNo, GgufValue::u16(static_cast<uint16_t>(shard))},
                         {kSplitCount, GgufValue::u16(static_cast<uint16_t>(count))},
                         {kSplitTensors, GgufValue::i32(static_cast<int32_t>(tensors.size()))}};
   };
-  if (count > std::numeric_limits<uint16_t>::max()) fail("{}: {} shards are more than GGUF's split.count holds", prefix, count);
+  if (count > std::numeric_limits<uint16_t>::max()) fail("{}: {} shards are more than GGUF's split.count holds", path, count);
   std::vector<std::string> paths;
   starts.push_back(tensors.size());
   for (int shard = 0; shard < count; ++shard) {

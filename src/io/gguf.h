@@ -150,9 +150,9 @@ void write_gguf(const std::string& path, const GgufMetadata& metadata, const std
                 const GgufTensorSource& source = {});
 
 // Writes the tensors, in order, as shards of at most max_bytes of tensor data each (a larger
-// tensor alone), named as gguf_shard_path(prefix, ...); one shard is written as a plain file
-// prefix + ".gguf". Returns the paths written.
-std::vector<std::string> write_gguf_split(const std::string& prefix, const GgufMetadata& metadata,
+// tensor alone), named as gguf_shard_path(prefix, ...) with prefix = path less a ".gguf"
+// ending; what fits in one shard is a plain file at path. Returns the paths written.
+std::vector<std::string> write_gguf_split(const std::string& path, const GgufMetadata& metadata,
                                           const std::vector<GgufTensorData>& tensors, uint64_t max_bytes,
                                           const GgufTensorSource& source = {});
 

@@ -226,8 +226,7 @@ std::vector<std::string> quantize_model(const std::string& input, const std::str
     write_gguf(output, metadata, tensors, convert_tensor);
     return {output};
   }
-  const std::string prefix = output.ends_with(".gguf") ? output.substr(0, output.size() - 5) : output;
-  return write_gguf_split(prefix, metadata, tensors, options.split_max_bytes, convert_tensor);
+  return write_gguf_split(output, metadata, tensors, options.split_max_bytes, convert_tensor);
 }
 
 }  // namespace dseek

@@ -171,7 +171,7 @@ TEST(GgufSplit, ShardsReadAsOneFile) {
   const std::string prefix = dir.file("model");
   // 2 KB a shard: the F32 and F16 tensors, then the Q8_0, Q4_K and Q6_K ones (3264, 1728 and
   // 2520 bytes) each alone, then the last two.
-  const std::vector<std::string> paths = write_gguf_split(prefix, all_value_types(), refs(tensors), 2048);
+  const std::vector<std::string> paths = write_gguf_split(prefix + ".gguf", all_value_types(), refs(tensors), 2048);
   ASSERT_EQ(paths.size(), 5u);
   EXPECT_EQ(paths[0], prefix + "-00001-of-00005.gguf");
   EXPECT_EQ(paths[4], prefix + "-00005-of-00005.gguf");
@@ -191,11 +191,13 @@ TEST(GgufSplit, ShardsReadAsOneFile) {
   ASSERT_EQ(third.tensors.size(), 1u);
   EXPECT_EQ(third.tensors[0].name, "blk.1.ffn_down_exps.Q4_K");
 
-  // What fits in one shard is a plain file.
-  const std::string one = dir.file("single");
-  EXPECT_EQ(write_gguf_split(one, all_value_types(), refs(tensors), uint64_t{1} << 30), std::vector<std::string>{one + ".gguf"});
-  EXPECT_EQ(GgufFile(one + ".gguf").shards(), 1);
-  EXPECT_EQ(GgufFile(one + ".gguf").find(kSplitCount), nullptr);
+  // What fits in one shard is a plain file at the path asked for, whatever its name.
+  const std::string one = dir.file("single.bin");
+  EXPECT_EQ(write_gguf_split(one, all_value_types(), refs(tensors), uint64_t{1} << 30), std::vector<std::string>{one});
+  EXPECT_EQ(GgufFile(one).shards(), 1);
+  EXPECT_EQ(GgufFile(one).find(kSplitCount), nullptr);
+  // Without a .gguf ending, shards take the whole path as their prefix.
+  EXPECT_EQ(write_gguf_split(one, all_value_types(), refs(tensors), 2048)[0], one + "-00001-of-00005.gguf");
 }
 
 // A writer's source makes each tensor's bytes as it is reached (quantize converts one tensor at
