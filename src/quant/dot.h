@@ -37,16 +37,6 @@ inline void pad_q8a_row(const Q8ARowOut& row, int64_t k) {
   for (int64_t b = k / 32; b < Q8ARow::padded_blocks(k); ++b) row.d[b] = 0, row.sum[b] = 0;
 }
 
-// The activation format a weight format's products use: Q8_K for the K-quants, else Q8ARow.
-bool uses_q8k(DType weight);
-// Where a Q8_K activation block keeps its 32-value sub-block `sub` (qs[32 * slot ..]) for
-// products with `weight`: Q4_K and Q5_K take them in the order 0, 2, 1, 3, 4, 6, 5, 7, so that
-// the low and the high nibbles of 64 bytes of a weight block's qs (sub-blocks 4h, 4h + 2 and
-// 4h + 1, 4h + 3) each meet 64 consecutive activations. bsums stay in value order.
-constexpr int q8k_slot(DType weight, int sub) {
-  return weight == DType::Q4_K || weight == DType::Q5_K ? (sub & 4) | (sub & 1) << 1 | (sub >> 1 & 1) : sub;
-}
-
 // The format of a block struct, for kernels templated on it.
 template <typename Block>
 inline constexpr DType kBlockType = DType::F32;  // not a block
@@ -61,6 +51,16 @@ template <> inline constexpr DType kBlockType<BlockQ3_K> = DType::Q3_K;
 template <> inline constexpr DType kBlockType<BlockQ4_K> = DType::Q4_K;
 template <> inline constexpr DType kBlockType<BlockQ5_K> = DType::Q5_K;
 template <> inline constexpr DType kBlockType<BlockQ6_K> = DType::Q6_K;
+
+// The activation format a weight format's products use: Q8_K for the K-quants, else Q8ARow.
+bool uses_q8k(DType weight);
+// Where a Q8_K activation block keeps its 32-value sub-block `sub` (qs[32 * slot ..]) for
+// products with `weight`: Q4_K and Q5_K take them in the order 0, 2, 1, 3, 4, 6, 5, 7, so that
+// the low and the high nibbles of 64 bytes of a weight block's qs (sub-blocks 4h, 4h + 2 and
+// 4h + 1, 4h + 3) each meet 64 consecutive activations. bsums stay in value order.
+constexpr int q8k_slot(DType weight, int sub) {
+  return weight == DType::Q4_K || weight == DType::Q5_K ? (sub & 4) | (sub & 1) << 1 | (sub >> 1 & 1) : sub;
+}
 size_t act_row_bytes(DType weight, int64_t k);
 // Quantizes one activation row of k values (a whole number of the format's blocks) for
 // products with `weight`: d = max |x| / 127 per block, q = x / d rounded to nearest even.
