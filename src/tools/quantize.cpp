@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <optional>
 
 #include "io/gguf.h"
@@ -222,11 +223,8 @@ std::vector<std::string> quantize_model(const std::string& input, const std::str
     if (progress) progress(done += s.numel(), total);
     return data.data();
   };
-  if (options.split_max_bytes == 0) {
-    write_gguf(output, metadata, tensors, convert_tensor);
-    return {output};
-  }
-  return write_gguf_split(output, metadata, tensors, options.split_max_bytes, convert_tensor);
+  const uint64_t shard_bytes = options.split_max_bytes ? options.split_max_bytes : std::numeric_limits<uint64_t>::max();
+  return write_gguf_split(output, metadata, tensors, shard_bytes, convert_tensor);
 }
 
 }  // namespace dseek

@@ -15,7 +15,7 @@ struct QuantizeOptions {
   std::string type = "Q8_0";
   std::vector<std::string> tensor_types;
   std::string tokenizer_dir;  // tokenizer.json for the metadata; default: the model dir
-  uint64_t split_max_bytes = 0;  // >0: shards of at most this much tensor data, as gguf-split writes them
+  uint64_t split_max_bytes = 0;  // >0: shards of at most this much tensor data, as gguf-split writes them; 0: one file
 };
 
 // Reports tensor elements done of the total.
