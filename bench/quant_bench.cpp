@@ -3,6 +3,7 @@
 //   ./dseek_microbench --benchmark_filter=Quant
 //   ./dseek_microbench --benchmark_filter='Quant.*Q4_K_dense.*m:512/threads:1'  (one kernel, one core)
 //   ./dseek_microbench --benchmark_filter=QuantGemv  (decode kernels: from DRAM and from L2)
+// Q4_K_R16 is Q4_K repacked as the models do at load time on AVX-512 VNNI (quant/repack.h).
 #include <cstring>
 #include <random>
 #include <vector>
@@ -11,27 +12,40 @@
 
 #include "kernels/thread_pool.h"
 #include "quant/quant_matmul.h"
+#include "quant/repack.h"
 
 namespace dseek {
 namespace {
 
+struct alignas(64) Line {  // interleaved formats load whole cache lines
+  unsigned char bytes[64];
+};
 struct Matrix {
-  std::vector<unsigned char> bytes;
+  std::vector<Line> lines;
   Weight weight;
 };
 
+// Q4_K_R16 is quantized as Q4_K, then repacked as the models do at load time.
 Matrix make_matrix(DType dtype, int64_t rows, int64_t cols) {
+  const DType stored = dtype == DType::Q4_K_R16 ? DType::Q4_K : dtype;
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
   std::vector<float> row(cols);
-  Matrix m;
-  const size_t row_size = row_bytes(dtype, cols);
-  m.bytes.resize(rows * row_size);
+  const size_t row_size = row_bytes(stored, cols);
+  std::vector<unsigned char> bytes(rows * row_size);
   for (int64_t r = 0; r < rows; ++r) {
     for (float& v : row) v = dist(rng);
-    quantize_row(dtype, row.data(), m.bytes.data() + r * row_size, cols);
+    quantize_row(stored, row.data(), bytes.data() + r * row_size, cols);
   }
-  m.weight = Weight{.dtype = dtype, .rows = rows, .cols = cols, .data = m.bytes.data(), .row_stride = cols};
+  Matrix m;
+  m.weight = Weight{.dtype = stored, .rows = rows, .cols = cols, .data = bytes.data(), .row_stride = cols};
+  m.lines.resize((rows * row_bytes(dtype, cols) + 63) / 64);
+  if (dtype != stored) {
+    m.weight = repack(m.weight, dtype, m.lines.data());
+  } else {
+    std::memcpy(m.lines.data(), bytes.data(), bytes.size());
+    m.weight.data = m.lines.data();
+  }
   return m;
 }
 
@@ -69,6 +83,7 @@ void DecodeRows(benchmark::internal::Benchmark* b) { Shapes(b, {1, 4}); }
 // V2-Lite at Q4_K_M: experts' gate/up Q4_K, down (1408 columns: not whole 256-value blocks)
 // falls back to Q5_0 or Q8_0, the output head Q6_K; and the same shapes at Q8_0.
 BENCHMARK_CAPTURE(QuantMatmul, Q4_K_expert_1408x2048, DType::Q4_K, 1408, 2048)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q4_K_R16_expert_1408x2048, DType::Q4_K_R16, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q6_K_expert_1408x2048, DType::Q6_K, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_expert_1408x2048, DType::Q8_0, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q5_0_down_2048x1408, DType::Q5_0, 2048, 1408)->Apply(AllRows);
@@ -86,15 +101,15 @@ void QuantGemv(benchmark::State& state, DType dtype) {
   const int64_t rows = cold ? 10944 : 256, cols = 2048;
   ThreadPool::set_global_threads(static_cast<int>(threads));
   const Matrix one = make_matrix(dtype, rows, cols);
-  const size_t bytes = one.bytes.size(), copies = cold ? ((size_t{256} << 20) + bytes - 1) / bytes : 1;
-  std::vector<unsigned char> all(copies * bytes);
-  for (size_t c = 0; c < copies; ++c) std::memcpy(all.data() + c * bytes, one.bytes.data(), bytes);
+  const size_t bytes = one.lines.size() * sizeof(Line), copies = cold ? ((size_t{256} << 20) + bytes - 1) / bytes : 1;
+  std::vector<Line> all(copies * one.lines.size());
+  for (size_t c = 0; c < copies; ++c) std::copy(one.lines.begin(), one.lines.end(), all.begin() + c * one.lines.size());
   std::vector<float> x(m * cols), y(m * rows);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) - 8.0f;
   Weight w = one.weight;
   size_t next = 0;
   for (auto _ : state) {
-    w.data = all.data() + next * bytes;
+    w.data = all.data() + next * one.lines.size();
     quant_matmul(x.data(), m, w, y.data());
     next = (next + 1) % copies;
     benchmark::DoNotOptimize(y.data());
@@ -109,6 +124,7 @@ void GemvShapes(benchmark::internal::Benchmark* b) {
       for (int64_t t : {1, 2}) b->Args({m, t, cold});
 }
 BENCHMARK_CAPTURE(QuantGemv, Q4_K, DType::Q4_K)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q4_K_R16, DType::Q4_K_R16)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q8_0, DType::Q8_0)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q6_K, DType::Q6_K)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q5_0, DType::Q5_0)->Apply(GemvShapes);

@@ -32,6 +32,9 @@ void add_model_options(CLI::App* command, ModelOptions& o) {
                       "the CPU has it)")
       ->check(CLI::IsMember({"f32", "bf16", "auto"}))
       ->capture_default_str();
+  command->add_flag("--no-repack", o.no_repack,
+                    "Keep the weights in their stored layout: by default, Q4_K matrices are repacked at load time into "
+                    "16 interleaved rows for the AVX-512 VNNI kernels (faster decode and prefill, 3% more memory for them)");
 }
 
 namespace {
@@ -91,6 +94,12 @@ std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
                  : DeepSeekModel::load(o.path, progress_bar("loading weights"));
     std::fprintf(stderr, "model: %s (%s, %d layers)\n", o.path.c_str(), model->config().model_type.c_str(),
                  model->config().num_hidden_layers);
+  }
+  if (!o.no_repack) {
+    auto repack_start = std::chrono::steady_clock::now();
+    if (int64_t bytes = model->repack_weights())
+      std::fprintf(stderr, "repacked %.2f GB of weights for this CPU's kernels in %.2f s\n", bytes / 1e9,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - repack_start).count());
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "loaded in %.2f s, %d threads, %s activations\n", seconds, ThreadPool::global().size(),

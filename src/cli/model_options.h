@@ -21,12 +21,13 @@ struct ModelOptions {
   // Activations in products with 16-bit and FP8 weights: f32 (exact), bf16 (set_bf16_activations)
   // or auto (bf16 where the CPU has AVX512-BF16).
   std::string activations = "f32";
+  bool no_repack = false;  // keep weights in their stored layout (DeepSeekModel::repack_weights)
 };
 
 void add_model_options(CLI::App* command, ModelOptions& options);
 
-// Sets the thread count and the activations' precision, then loads the model; prints what it
-// loaded and how long it took.
+// Sets the thread count and the activations' precision, then loads the model and repacks its
+// weights for this CPU; prints what it loaded and how long it took.
 std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& options);
 
 // "1,2,3" -> {1, 2, 3}; errors name the option.

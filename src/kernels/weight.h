@@ -23,7 +23,8 @@ struct Weight {
   int64_t scale_cols = 0;
   int64_t row0 = 0;  // index of this view's first row in the full tensor
 
-  // Rows [begin, begin + count) of this matrix, sharing storage and scales.
+  // Rows [begin, begin + count) of this matrix, sharing storage and scales: whole groups of
+  // interleaved rows (dtype_row_group).
   Weight slice_rows(int64_t begin, int64_t count) const;
   // Bytes this view reads from memory (weights plus scales): what decode streams.
   int64_t bytes() const;

@@ -1,5 +1,8 @@
 #include "model/deepseek.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -10,6 +13,7 @@
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 #include "model/gguf_model.h"
+#include "quant/repack.h"
 #include "util/error.h"
 
 namespace dseek {
@@ -78,10 +82,11 @@ void matmul_each(const std::vector<Product>& products, int64_t m) {
   ThreadPool::global().parallel_for((start.back() + kUnit - 1) / kUnit, [&](int, int64_t begin, int64_t end) {
     for (size_t i = 0; i < products.size(); ++i) {
       const Weight& w = products[i].w;
-      // The rows whose first byte falls in [begin, end) units: consecutive ranges tile them.
+      // The rows whose first byte falls in [begin, end) units, in whole groups of interleaved
+      // rows: consecutive ranges tile them.
       auto first_row = [&](int64_t unit) {
-        int64_t offset = std::clamp(unit * kUnit - start[i], int64_t{0}, w.bytes());
-        return (offset * w.rows + w.bytes() - 1) / w.bytes();
+        const int64_t offset = std::clamp(unit * kUnit - start[i], int64_t{0}, w.bytes()), group = dtype_row_group(w.dtype);
+        return (offset * w.rows + w.bytes() - 1) / w.bytes() / group * group;
       };
       int64_t r0 = first_row(begin), r1 = first_row(end);
       if (r1 > r0) matmul(products[i].x, 1, w.slice_rows(r0, r1 - r0), products[i].y + r0);
@@ -507,6 +512,16 @@ void block(const ModelConfig& c, const LayerWeights& l, int layer, float* h, con
 
 namespace {
 
+// Gives the pages wholly inside [data, data + bytes) back to the system: the originals of
+// repacked weights, mapped from a file (which could page them in again) or made in memory, and
+// never read again. Advice only: where it fails, the pages stay.
+void release_pages(const void* data, int64_t bytes) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + static_cast<uintptr_t>(bytes)) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 // Reads one byte of every page so the kernel maps the file in now, not during a request.
 void fault_in(const Checkpoint& checkpoint, const LoadProgress& progress) {
   std::vector<const TensorView*> tensors;
@@ -600,6 +615,49 @@ std::unique_ptr<DeepSeekModel> DeepSeekModel::load_gguf(const std::string& path,
     progress(total, total);
   }
   return model;
+}
+
+int64_t DeepSeekModel::repack_weights() {
+  std::vector<Weight*> targets;
+  auto add = [&](Weight& w) {
+    if (w.data && repacked_dtype(w)) targets.push_back(&w);
+  };
+  auto add_mlp = [&](MlpWeights& m) {
+    for (Weight* w : {&m.gate, &m.up, &m.down}) add(*w);
+  };
+  // Every matrix that only matmul reads: kv_b, k_b, v_b and the embedding are also read by rows.
+  auto add_layer = [&](LayerWeights& l) {
+    for (Weight* w : {&l.attn.q, &l.attn.q_a, &l.attn.q_b, &l.attn.kv_a, &l.attn.o}) add(*w);
+    if (l.mlp) add_mlp(*l.mlp);
+    if (l.moe) {
+      for (MlpWeights& expert : l.moe->experts) add_mlp(expert);
+      if (l.moe->shared) add_mlp(*l.moe->shared);
+    }
+  };
+  for (LayerWeights& l : weights_.layers) add_layer(l);
+  for (MtpWeights& m : weights_.mtp) {
+    for (Weight* w : {&m.eh_proj, &m.head}) add(*w);
+    add_layer(m.block);
+  }
+  add(weights_.lm_head);
+
+  std::vector<Weight> repacked(targets.size());
+  int64_t bytes = 0;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    repacked[i] = *targets[i];
+    repacked[i].dtype = *repacked_dtype(*targets[i]);
+    repacked_.push_back(std::make_unique_for_overwrite<CacheLine[]>((repacked[i].bytes() + 63) / 64));
+    bytes += repacked[i].bytes();
+  }
+  const size_t first = repacked_.size() - targets.size();
+  ThreadPool::global().parallel_for(static_cast<int64_t>(targets.size()), [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const Weight source = *targets[i];
+      *targets[i] = repack(source, repacked[i].dtype, repacked_[first + i].get());
+      if (source.data != weights_.embed.data) release_pages(source.data, source.bytes());  // a tied head's rows are still read
+    }
+  });
+  return bytes;
 }
 
 KvCache DeepSeekModel::make_cache(int64_t capacity_tokens) const {

@@ -40,6 +40,10 @@ class DeepSeekModel {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
 
+  // Rearranges the weights that have a faster layout on this CPU (quant/repack.h) into new
+  // memory, and gives the originals' pages back to the system. Returns the bytes repacked.
+  int64_t repack_weights();
+
   // A KV cache shaped for this model, holding `capacity_tokens` tokens over all sequences.
   KvCache make_cache(int64_t capacity_tokens) const;
 
@@ -55,6 +59,10 @@ class DeepSeekModel {
   std::unique_ptr<Checkpoint> checkpoint_;       // the mapped files of a loaded model
   std::unique_ptr<RandomWeights> random_;        // or the weights of a random one
   std::unique_ptr<GgufFile> gguf_;               // or the mapped GGUF file
+  struct alignas(64) CacheLine {
+    unsigned char bytes[64];
+  };
+  std::vector<std::unique_ptr<CacheLine[]>> repacked_;  // weights in the layouts of repack_weights()
   ModelWeights weights_;
 };
 

@@ -51,15 +51,18 @@ template <> inline constexpr DType kBlockType<BlockQ3_K> = DType::Q3_K;
 template <> inline constexpr DType kBlockType<BlockQ4_K> = DType::Q4_K;
 template <> inline constexpr DType kBlockType<BlockQ5_K> = DType::Q5_K;
 template <> inline constexpr DType kBlockType<BlockQ6_K> = DType::Q6_K;
+template <> inline constexpr DType kBlockType<BlockQ4_KR16> = DType::Q4_K_R16;
 
 // The activation format a weight format's products use: Q8_K for the K-quants, else Q8ARow.
 bool uses_q8k(DType weight);
 // Where a Q8_K activation block keeps its 32-value sub-block `sub` (qs[32 * slot ..]) for
 // products with `weight`: Q4_K and Q5_K take them in the order 0, 2, 1, 3, 4, 6, 5, 7, so that
 // the low and the high nibbles of 64 bytes of a weight block's qs (sub-blocks 4h, 4h + 2 and
-// 4h + 1, 4h + 3) each meet 64 consecutive activations. bsums stay in value order.
+// 4h + 1, 4h + 3) each meet 64 consecutive activations. bsums stay in value order. Q4_K_R16
+// keeps Q4_K's order: one activation row serves both layouts.
 constexpr int q8k_slot(DType weight, int sub) {
-  return weight == DType::Q4_K || weight == DType::Q5_K ? (sub & 4) | (sub & 1) << 1 | (sub >> 1 & 1) : sub;
+  const bool permuted = weight == DType::Q4_K || weight == DType::Q5_K || weight == DType::Q4_K_R16;
+  return permuted ? (sub & 4) | (sub & 1) << 1 | (sub >> 1 & 1) : sub;
 }
 size_t act_row_bytes(DType weight, int64_t k);
 // Quantizes one activation row of k values (a whole number of the format's blocks) for
@@ -72,7 +75,8 @@ using ActFn = void (*)(DType weight, const float* x, void* out, int64_t k);
 inline constexpr int kMaxRows = 4;
 
 // y[r * y_stride] = Σ_k W[k] · X_r[k] for the nx <= kMaxRows activation rows X_r at
-// x + r * x_stride bytes; W is one weight row of `nb` blocks, X_r rows of as many values.
+// x + r * x_stride bytes; W is one weight row of `nb` blocks, X_r rows of as many values. For
+// interleaved formats W is a group of dtype_row_group rows l, to y[r * y_stride + l].
 using DotFn = void (*)(int64_t nb, const void* w, const void* x, size_t x_stride, int nx, float* y, int64_t y_stride);
 
 enum class DotIsa { Scalar, Avx2, Avx512Bw, Avx512Vnni };

@@ -23,5 +23,6 @@ namespace dseek::quant::avx512vnni {
 
 #include "quant/dot_avx512.inc"
 #include "quant/gemm_vnni.inc"
+#include "quant/interleaved_vnni.inc"
 
 }  // namespace dseek::quant::avx512vnni

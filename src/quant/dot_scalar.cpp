@@ -114,6 +114,33 @@ float dot_k4(int64_t nb, const Block* w, const BlockQ8_K* x) {
   return sum;
 }
 
+// Q4_K_R16: the 16 interleaved rows of a group, each as dot_k4 computes it.
+void dot_q4_k_r16(int64_t nb, const void* w, const void* x, size_t x_stride, int nx, float* y, int64_t y_stride) {
+  const auto* groups = static_cast<const BlockQ4_KR16*>(w);
+  for (int r = 0; r < nx; ++r) {
+    const auto* xr = reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(x) + r * x_stride);
+    for (int l = 0; l < 16; ++l) {
+      float sum = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        const BlockQ4_KR16& g = groups[b];
+        int scaled = 0, mins = 0;
+        for (int s = 0; s < 8; ++s) {
+          const int8_t* xs = xr[b].qs + 32 * q8k_slot(DType::Q4_K_R16, s);
+          int dot = 0;
+          for (int v = 0; v < 32; ++v) {
+            const uint8_t byte = g.qs[4 * s + v / 8][4 * l + v % 4];
+            dot += (v % 8 < 4 ? byte & 15 : byte >> 4) * xs[v];
+          }
+          scaled += g.scales[s][l] * dot;
+          mins += g.mins[s / 2][l][s % 2] * (xr[b].bsums[2 * s] + xr[b].bsums[2 * s + 1]);
+        }
+        sum += xr[b].d * (f16_to_f32(g.d[l]) * scaled - f16_to_f32(g.dmin[l]) * mins);
+      }
+      y[r * y_stride + l] = sum;
+    }
+  }
+}
+
 float dot_q6_k(int64_t nb, const BlockQ6_K* w, const BlockQ8_K* x) {
   float sum = 0;
   uint8_t q[256];
@@ -180,6 +207,7 @@ DotFn dot_kernel(DType weight) {
     case DType::Q4_K: return rows<BlockQ4_K, const BlockQ8_K*, dot_k4<BlockQ4_K>>;
     case DType::Q5_K: return rows<BlockQ5_K, const BlockQ8_K*, dot_k4<BlockQ5_K>>;
     case DType::Q6_K: return rows<BlockQ6_K, const BlockQ8_K*, dot_q6_k>;
+    case DType::Q4_K_R16: return dot_q4_k_r16;
     default: return nullptr;
   }
 }

@@ -7,6 +7,7 @@
 #include "kernels/cpu.h"
 #include "kernels/thread_pool.h"
 #include "quant/dot.h"
+#include "quant/repack.h"
 #include "util/error.h"
 
 namespace dseek {
@@ -14,7 +15,7 @@ namespace quant {
 
 bool uses_q8k(DType weight) {
   switch (weight) {
-    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q4_K_R16:
       return true;
     default:
       return false;
@@ -89,9 +90,13 @@ void check_weight(const Weight& w, const char* what) {
   if (w.cols % block != 0 || w.row_stride % block != 0 || w.row_stride < w.cols)
     fail("{}: a {} weight of {} columns (row stride {}) is not whole {}-value blocks", what, dtype_name(w.dtype), w.cols,
          w.row_stride, block);
+  if (const int64_t group = dtype_row_group(w.dtype); w.rows % group != 0 || (group > 1 && w.row_stride != w.cols))
+    fail("{}: a {} weight of {} rows (row stride {}, {} columns) is not dense groups of {} rows", what, dtype_name(w.dtype),
+         w.rows, w.row_stride, w.cols, group);
 }
 
-// A weight's rows by index; the stride in bytes is worked out once, not per row of a product.
+// A weight's rows by index (the first of its group for interleaved formats); the stride in
+// bytes is worked out once, not per row of a product.
 struct RowPointers {
   const char* data;
   size_t stride;
@@ -100,10 +105,23 @@ struct RowPointers {
   const char* operator[](int64_t r) const { return data + stride * static_cast<size_t>(r); }
 };
 
+// Blocks [b0, b1) of row n as F32: the fallbacks' way into every format.
+void dequantize_blocks(const Weight& w, const RowPointers& row, int64_t n, int64_t b0, int64_t b1, float* out) {
+  const int64_t block = static_cast<int64_t>(dtype_block_elems(w.dtype));
+  if (w.dtype == DType::Q4_K_R16) {
+    std::vector<BlockQ4_K> blocks(b1 - b0);
+    unpack_q4_k_r16_row(w, n, b0, b1 - b0, blocks.data());
+    dequantize_row(DType::Q4_K, blocks.data(), out, (b1 - b0) * block);
+  } else {
+    dequantize_row(w.dtype, row[n] + b0 * static_cast<int64_t>(dtype_block_bytes(w.dtype)), out, (b1 - b0) * block);
+  }
+}
+
 // Weight rows per tile when many activation rows share them: a tile stays in L1/L2 while groups
 // of kMaxRows activation rows pass over it, up to kChunkRows of them per work unit.
 constexpr int64_t kTileRows = 16;
 constexpr int64_t kChunkRows = 64;
+static_assert(kTileRows % 16 == 0, "tiles hold whole groups of interleaved rows");
 
 }  // namespace
 
@@ -128,9 +146,11 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
       return;
     }
   }
+  const int64_t group = dtype_row_group(w.dtype);  // rows one dot call covers
   if (m <= quant::kMaxRows) {  // decode: stream every weight row once, split over the threads
-    pool.parallel_for(n_rows, [&](int, int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n) dot(nb, row[n], act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
+    pool.parallel_for(n_rows / group, [&](int, int64_t begin, int64_t end) {
+      for (int64_t n = begin * group; n < end * group; n += group)
+        dot(nb, row[n], act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
     });
     return;
   }
@@ -143,7 +163,8 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
       const int64_t i0 = u % chunks * kChunkRows, i1 = std::min(m, i0 + kChunkRows);
       for (int64_t i = i0; i < i1; i += quant::kMaxRows) {
         const int nx = static_cast<int>(std::min<int64_t>(quant::kMaxRows, i1 - i));
-        for (int64_t n = n0; n < n1; ++n) dot(nb, row[n], act.get() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
+        for (int64_t n = n0; n < n1; n += group)
+          dot(nb, row[n], act.get() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
       }
     }
   });
@@ -152,7 +173,6 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
 void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
   check_weight(w, "quant_matmul_rows");
   const int64_t k = w.cols, block = static_cast<int64_t>(dtype_block_elems(w.dtype)), nb = k / block;
-  const size_t block_bytes = dtype_block_bytes(w.dtype);
   const RowPointers weight_row(w);
   // Threads own column ranges (whole blocks), so that a single activation row splits too.
   ThreadPool::global().parallel_for(nb, [&](int, int64_t b0, int64_t b1) {
@@ -160,7 +180,7 @@ void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
     std::vector<float> row(cols);
     for (int64_t i = 0; i < m; ++i) std::fill(y + i * k + c0, y + i * k + c0 + cols, 0.0f);
     for (int64_t n = 0; n < w.rows; ++n) {
-      dequantize_row(w.dtype, weight_row[n] + b0 * block_bytes, row.data(), cols);
+      dequantize_blocks(w, weight_row, n, b0, b1, row.data());
       for (int64_t i = 0; i < m; ++i) {
         const float a = x[i * w.rows + n];
         float* yi = y + i * k + c0;
@@ -175,7 +195,8 @@ void quant_dequantize_rows(const Weight& w, int64_t begin, int64_t count, float*
   if (begin < 0 || count < 0 || begin + count > w.rows)
     fail("quant_dequantize_rows: rows [{}, {}) are outside a weight of {} rows", begin, begin + count, w.rows);
   const RowPointers row(w);
-  for (int64_t r = 0; r < count; ++r) dequantize_row(w.dtype, row[begin + r], out + r * w.cols, w.cols);
+  const int64_t nb = w.cols / static_cast<int64_t>(dtype_block_elems(w.dtype));
+  for (int64_t r = 0; r < count; ++r) dequantize_blocks(w, row, begin + r, 0, nb, out + r * w.cols);
 }
 
 }  // namespace dseek

@@ -9,6 +9,7 @@
 
 #include "model/deepseek.h"
 #include "model/gguf_model.h"
+#include "quant/dot.h"
 
 namespace dseek {
 namespace {
@@ -77,6 +78,37 @@ TEST_P(RandomQuantized, ForwardGivesFiniteVariedLogits) {
     low = std::min(low, x), high = std::max(high, x);
   }
   EXPECT_GT(high - low, 0.1f);
+}
+
+// Repacked weights (quant/repack.h) give the logits of the stored layout: prefill of 6 tokens
+// (the VNNI panels), then one decode step (the threads split interleaved groups whole).
+TEST_P(RandomQuantized, RepackedWeightsGiveTheSameLogits) {
+  ModelConfig config = k_quant_config();
+  auto stored = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
+  auto repacked = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
+  const bool vnni = quant::active_dot_isa() == quant::DotIsa::Avx512Vnni;
+  const int64_t bytes = repacked->repack_weights();
+  EXPECT_EQ(bytes > 0, vnni && GetParam() == "q4_k_m");
+  if (bytes > 0) {
+    EXPECT_EQ(repacked->weights().layers[1].moe->experts[3].gate.dtype, DType::Q4_K_R16);
+  }
+  for (int step = 0; step < 2; ++step) {
+    SCOPED_TRACE(step == 0 ? "prefill" : "decode");
+    std::vector<float> logits[2];
+    for (int i = 0; i < 2; ++i) {
+      DeepSeekModel& model = i == 0 ? *stored : *repacked;
+      KvCache cache = model.make_cache(8);
+      int seq = cache.add_sequence();
+      cache.reserve(seq, 7);
+      Batch prefill, decode;
+      for (int t = 0; t < 6; ++t) prefill.add(100 * t + 5, t, seq, true);
+      decode.add(42, 6, seq, true);
+      logits[i] = model.forward(prefill, cache);
+      if (step == 1) logits[i] = model.forward(decode, cache);
+    }
+    ASSERT_EQ(logits[0].size(), logits[1].size());
+    for (size_t j = 0; j < logits[0].size(); ++j) ASSERT_NEAR(logits[1][j], logits[0][j], 1e-3f * (std::fabs(logits[0][j]) + 1)) << j;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, RandomQuantized, ::testing::Values("q8_0", "q4_k_m"));

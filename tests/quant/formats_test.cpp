@@ -10,17 +10,12 @@
 #include "kernels/convert.h"
 #include "quant/blocks.h"
 #include "util/error.h"
+#include "quant_test_util.h"
 
 namespace dseek {
 namespace {
 
-std::vector<float> gaussian(int64_t n, uint32_t seed, float sigma = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, sigma);
-  std::vector<float> x(n);
-  for (float& v : x) v = dist(rng);
-  return x;
-}
+using testing_util::gaussian;
 
 std::vector<float> round_trip(DType dtype, const std::vector<float>& x) {
   std::vector<unsigned char> blocks(row_bytes(dtype, static_cast<int64_t>(x.size())));

@@ -11,20 +11,16 @@
 #include "kernels/cpu.h"
 #include "quant/dot.h"
 #include "util/error.h"
+#include "quant_test_util.h"
 
 namespace dseek {
 namespace {
 
+using testing_util::for_each_isa;
+using testing_util::gaussian;
+
 constexpr DType kWeightTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL,
                                   DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
-
-std::vector<float> gaussian(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist;
-  std::vector<float> x(n);
-  for (float& v : x) v = dist(rng);
-  return x;
-}
 
 // A quantized [rows, cols] matrix stored with a row stride of `stride` values.
 struct QuantMatrix {
@@ -190,19 +186,6 @@ TEST(QuantDot, PairedActivationsHoldEachSubBlockAtItsSlot) {
         EXPECT_EQ(0, std::memcmp(paired[b].qs + 32 * quant::q8k_slot(t, s), in_order[b].qs + 32 * s, 32)) << dtype_name(t) << " sub-block " << s;
     }
   }
-}
-
-// Runs fn once per instruction set this CPU has, then restores the active one.
-template <typename Fn>
-void for_each_isa(Fn fn) {
-  const Isa saved = active_isa();
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    if (!isa_supported(isa)) continue;
-    set_isa(isa);
-    SCOPED_TRACE(std::string(isa_name(isa)));
-    fn();
-  }
-  set_isa(saved);
 }
 
 // quant_matmul against the F32 product of the dequantized weights. The only difference is the
