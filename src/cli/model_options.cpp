@@ -33,8 +33,10 @@ void add_model_options(CLI::App* command, ModelOptions& o) {
       ->check(CLI::IsMember({"f32", "bf16", "auto"}))
       ->capture_default_str();
   command->add_flag("--no-repack", o.no_repack,
-                    "Keep the weights in their stored layout: by default, Q4_K matrices are repacked at load time into "
-                    "16 interleaved rows for the AVX-512 VNNI kernels (faster decode and prefill, 3% more memory for them)");
+                    "Keep the weights where and as they are stored: by default, the matrices are moved at load time into "
+                    "memory of the model's own, backed by transparent huge pages where the system has them (faster "
+                    "decode), and Q4_K matrices are repacked into 16 interleaved rows for the AVX-512 VNNI kernels "
+                    "(faster decode and prefill, 3% more memory for them)");
 }
 
 namespace {
@@ -97,8 +99,10 @@ std::unique_ptr<DeepSeekModel> load_model(const ModelOptions& o) {
   }
   if (!o.no_repack) {
     auto repack_start = std::chrono::steady_clock::now();
-    if (int64_t bytes = model->repack_weights())
-      std::fprintf(stderr, "repacked %.2f GB of weights for this CPU's kernels in %.2f s\n", bytes / 1e9,
+    const DeepSeekModel::Placement placed = model->repack_weights();
+    if (placed.repacked_bytes + placed.moved_bytes > 0)
+      std::fprintf(stderr, "placed %.2f GB of weights in memory of the model's own, %.2f GB of it repacked for this CPU's kernels, in %.2f s\n",
+                   static_cast<double>(placed.repacked_bytes + placed.moved_bytes) / 1e9, static_cast<double>(placed.repacked_bytes) / 1e9,
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - repack_start).count());
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -5,9 +5,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
 #include "kernels/thread_pool.h"
+#include "kernels/weight_memory.h"
 
 namespace dseek {
 namespace {
@@ -31,14 +31,19 @@ uint64_t sum_words(const uint64_t* p, int64_t n) {
   return s0 + s1 + s2 + s3;
 }
 
-// Buffer pages are first touched by the thread that later reads them, for their placement.
-std::unique_ptr<uint64_t[]> touched_buffer(int64_t words) {
-  std::unique_ptr<uint64_t[]> buffer(new uint64_t[words]);
-  ThreadPool::global().parallel_for(words, [&](int, int64_t begin, int64_t end) {
-    std::fill(buffer.get() + begin, buffer.get() + end, uint64_t{1});
-  });
-  return buffer;
-}
+// A buffer of `words` in the pages the weights are in (huge where the system has them), so
+// that decode is held to the rate of the same kind of memory; its pages are first touched by
+// the thread that later reads them, for their placement.
+class TouchedBuffer {
+ public:
+  explicit TouchedBuffer(int64_t words) : memory_(static_cast<size_t>(words) * sizeof(uint64_t)) {
+    ThreadPool::global().parallel_for(words, [&](int, int64_t begin, int64_t end) { std::fill(get() + begin, get() + end, uint64_t{1}); });
+  }
+  uint64_t* get() const { return reinterpret_cast<uint64_t*>(memory_.data()); }
+
+ private:
+  WeightMemory memory_;
+};
 
 // Best GB/s of segment(begin, end) over kPasses passes through [0, words), each word moving
 // bytes_per_word.
@@ -61,7 +66,7 @@ double best_rate(int64_t words, double bytes_per_word, Segment segment) {
 
 double measure_read_bandwidth(size_t bytes) {
   int64_t words = static_cast<int64_t>(bytes / 8);
-  std::unique_ptr<uint64_t[]> buffer = touched_buffer(words);
+  const TouchedBuffer buffer(words);
   std::atomic<uint64_t> sink{0};  // keeps the sums alive
   return best_rate(words, 8, [&](int64_t begin, int64_t end) {
     ThreadPool::global().parallel_for(end - begin, [&](int, int64_t b, int64_t e) {
@@ -72,7 +77,7 @@ double measure_read_bandwidth(size_t bytes) {
 
 double measure_copy_bandwidth(size_t bytes) {
   int64_t words = static_cast<int64_t>(bytes / 8);
-  std::unique_ptr<uint64_t[]> from = touched_buffer(words), to = touched_buffer(words);
+  const TouchedBuffer from(words), to(words);
   return best_rate(words, 16, [&](int64_t begin, int64_t end) {
     ThreadPool::global().parallel_for(end - begin, [&](int, int64_t b, int64_t e) {
       std::memcpy(to.get() + begin + b, from.get() + begin + b, (e - b) * 8);

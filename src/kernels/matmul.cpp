@@ -70,6 +70,20 @@ void matmul(const float* x, int64_t m, const Weight& w, float* y) {
   }
 }
 
+MatvecInput::MatvecInput(const float* x, const Weight& w) : x_(x), dtype_(w.dtype), cols_(w.cols) {
+  if (is_quantized(w.dtype)) quantized_ = quant_prepare_row(x, w);
+}
+
+bool MatvecInput::serves(const float* x, const Weight& w) const {
+  return x == x_ && w.dtype == dtype_ && w.cols == cols_;
+}
+
+void MatvecInput::multiply(const Weight& w, int64_t r0, int64_t r1, float* y) const {
+  if (!serves(x_, w)) fail("a row prepared for {} weights of {} columns used with a {} weight of {}", dtype_name(dtype_), cols_, dtype_name(w.dtype), w.cols);
+  if (is_quantized(w.dtype)) return quant_matvec_rows(quantized_, w, r0, r1, y);
+  if (r1 > r0) matmul(x_, 1, w.slice_rows(r0, r1 - r0), y + r0);
+}
+
 void matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
   if (m <= 0 || w.cols <= 0) return;
   if (w.rows == 0) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/weight.h"
 
@@ -11,6 +12,29 @@ namespace dseek {
 
 // y[m, N] = x[m, K] · Wᵀ, W = [N, K]. x and y are dense row-major.
 void matmul(const float* x, int64_t m, const Weight& w, float* y);
+
+// Weight bytes per piece of decode work that the threads balance (ThreadPool::parallel_pieces):
+// microseconds of streaming each, against one compare-and-swap.
+inline constexpr int64_t kMatvecPieceBytes = 64 << 10;
+
+// One row x prepared for products with weights of one format (quantized to int8 for the block
+// formats), for a caller that splits products over threads itself in ranges of rows, as decode
+// does to balance many small products as one piece of work: x is prepared once, not per range.
+class MatvecInput {
+ public:
+  MatvecInput(const float* x, const Weight& w);
+  // Whether this input serves x against weights of w's format and width.
+  bool serves(const float* x, const Weight& w) const;
+  // y[r0, r1) = rows [r0, r1) of W · x, whole groups of interleaved rows; from a thread pool
+  // job, on the calling thread.
+  void multiply(const Weight& w, int64_t r0, int64_t r1, float* y) const;
+
+ private:
+  const float* x_;
+  DType dtype_;
+  int64_t cols_;
+  std::vector<unsigned char> quantized_;  // empty for the float formats
+};
 
 // y[m, K] = x[m, N] · W: each output row is a weighted sum of W's rows.
 void matmul_rows(const float* x, int64_t m, const Weight& w, float* y);

@@ -1,5 +1,6 @@
 #include "kernels/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -53,7 +54,7 @@ int physical_cores() {
   return cores.empty() ? 1 : static_cast<int>(cores.size());
 }
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads) : shares_(std::make_unique<Share[]>(threads)) {
   for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
 }
 
@@ -79,6 +80,7 @@ void ThreadPool::set_global_threads(int threads) {
 }
 
 void ThreadPool::run_share(int thread) {
+  if (job_grain_ > 0) return run_pieces(thread);
   int64_t n = job_size_, begin = n * thread / size(), end = n * (thread + 1) / size();
   if (begin >= end) return;
   try {
@@ -89,15 +91,66 @@ void ThreadPool::run_share(int thread) {
   }
 }
 
+void ThreadPool::run_piece(int thread, int64_t piece) {
+  try {
+    (*job_)(thread, piece * job_grain_, std::min(job_size_, (piece + 1) * job_grain_));
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+}
+
+void ThreadPool::run_pieces(int thread) {
+  // Its own share front to back keeps each thread on one stream of memory for as long as the
+  // balance allows; then the others' shares, back to front, from the next thread on.
+  for (int i = 0; i < size(); ++i) {
+    const int owner = (thread + i) % size();
+    std::atomic<uint64_t>& share = shares_[owner].pieces;
+    uint64_t pieces = share.load(std::memory_order_relaxed);
+    for (;;) {
+      const uint64_t front = pieces >> 32, back = pieces & 0xffffffffu;
+      if (front >= back) break;
+      const bool own = owner == thread;
+      const uint64_t rest = own ? (front + 1) << 32 | back : front << 32 | (back - 1);
+      if (share.compare_exchange_weak(pieces, rest, std::memory_order_relaxed)) {
+        run_piece(thread, static_cast<int64_t>(own ? front : back - 1));
+        pieces = share.load(std::memory_order_relaxed);
+      }
+    }
+  }
+}
+
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   if (tl_inside_pool || workers_.empty() || n == 1) {
     fn(0, 0, n);
     return;
   }
-  std::lock_guard dispatch(dispatch_);
+  dispatch(n, 0, fn);
+}
+
+void ThreadPool::parallel_pieces(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max({grain, int64_t{1}, (n >> 31) + 1});  // piece numbers fit in 32 bits
+  if (tl_inside_pool || workers_.empty() || n <= grain) {
+    fn(0, 0, n);
+    return;
+  }
+  dispatch(n, grain, fn);
+}
+
+void ThreadPool::dispatch(int64_t n, int64_t grain, const std::function<void(int, int64_t, int64_t)>& fn) {
+  std::lock_guard one_job(dispatch_);
   job_ = &fn;
   job_size_ = n;
+  job_grain_ = grain;
+  if (grain > 0) {
+    const int64_t pieces = (n + grain - 1) / grain;
+    for (int t = 0; t < size(); ++t) {
+      const auto front = static_cast<uint64_t>(pieces * t / size()), back = static_cast<uint64_t>(pieces * (t + 1) / size());
+      shares_[t].pieces.store(front << 32 | back, std::memory_order_relaxed);
+    }
+  }
   pending_.store(static_cast<int>(workers_.size()));
   // Sequentially consistent bump, then read of the sleepers: a worker going to sleep either
   // is counted here or sees the new generation (it counts itself before it checks).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -12,6 +13,7 @@
 #include "kernels/activation.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
+#include "kernels/weight_memory.h"
 #include "model/gguf_model.h"
 #include "quant/repack.h"
 #include "util/error.h"
@@ -69,18 +71,28 @@ struct Product {
 };
 
 // Several products of m rows each. For one row (decode) they are one dispatch: the threads
-// split the weights' bytes evenly and each runs its rows of every product inline, so that a
-// token waits on the threads once rather than once per small matrix.
+// split the weights' bytes, balanced as they run, so that a token waits on the threads once
+// rather than once per small matrix; products of the same row and format share its
+// quantization.
 void matmul_each(const std::vector<Product>& products, int64_t m) {
   if (m != 1) {
     for (const Product& p : products) matmul(p.x, m, p.w, p.y);
     return;
   }
   constexpr int64_t kUnit = 4096;  // weight bytes per unit of work
-  std::vector<int64_t> start{0};   // each product's first byte in the concatenation
-  for (const Product& p : products) start.push_back(start.back() + p.w.bytes());
-  ThreadPool::global().parallel_for((start.back() + kUnit - 1) / kUnit, [&](int, int64_t begin, int64_t end) {
-    for (size_t i = 0; i < products.size(); ++i) {
+  std::vector<MatvecInput> inputs;
+  std::vector<const MatvecInput*> input_of;
+  inputs.reserve(products.size());
+  std::vector<int64_t> start{0};  // each product's first byte in the concatenation
+  for (const Product& p : products) {
+    auto same = std::find_if(inputs.begin(), inputs.end(), [&](const MatvecInput& in) { return in.serves(p.x, p.w); });
+    input_of.push_back(same != inputs.end() ? &*same : &inputs.emplace_back(p.x, p.w));
+    start.push_back(start.back() + p.w.bytes());
+  }
+  ThreadPool::global().parallel_pieces((start.back() + kUnit - 1) / kUnit, kMatvecPieceBytes / kUnit, [&](int, int64_t begin, int64_t end) {
+    // Only the products that overlap the piece.
+    auto first = std::upper_bound(start.begin(), start.end(), begin * kUnit) - start.begin() - 1;
+    for (size_t i = first; i < products.size() && start[i] < end * kUnit; ++i) {
       const Weight& w = products[i].w;
       // The rows whose first byte falls in [begin, end) units, in whole groups of interleaved
       // rows: consecutive ranges tile them.
@@ -88,8 +100,7 @@ void matmul_each(const std::vector<Product>& products, int64_t m) {
         const int64_t offset = std::clamp(unit * kUnit - start[i], int64_t{0}, w.bytes()), group = dtype_row_group(w.dtype);
         return (offset * w.rows + w.bytes() - 1) / w.bytes() / group * group;
       };
-      int64_t r0 = first_row(begin), r1 = first_row(end);
-      if (r1 > r0) matmul(products[i].x, 1, w.slice_rows(r0, r1 - r0), products[i].y + r0);
+      if (int64_t r0 = first_row(begin), r1 = first_row(end); r1 > r0) input_of[i]->multiply(w, r0, r1, products[i].y);
     }
   });
 }
@@ -617,10 +628,11 @@ std::unique_ptr<DeepSeekModel> DeepSeekModel::load_gguf(const std::string& path,
   return model;
 }
 
-int64_t DeepSeekModel::repack_weights() {
+DeepSeekModel::Placement DeepSeekModel::repack_weights() {
+  if (placed_) return {};
   std::vector<Weight*> targets;
   auto add = [&](Weight& w) {
-    if (w.data && repacked_dtype(w)) targets.push_back(&w);
+    if (w.data) targets.push_back(&w);
   };
   auto add_mlp = [&](MlpWeights& m) {
     for (Weight* w : {&m.gate, &m.up, &m.down}) add(*w);
@@ -641,23 +653,44 @@ int64_t DeepSeekModel::repack_weights() {
   }
   add(weights_.lm_head);
 
-  std::vector<Weight> repacked(targets.size());
-  int64_t bytes = 0;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    repacked[i] = *targets[i];
-    repacked[i].dtype = *repacked_dtype(*targets[i]);
-    repacked_.push_back(std::make_unique_for_overwrite<CacheLine[]>((repacked[i].bytes() + 63) / 64));
-    bytes += repacked[i].bytes();
+  // Each target's new form: another layout, or the same bytes where only the pages change;
+  // without huge pages a copy gains nothing, and views that skip columns are left where they are.
+  const bool huge_pages = WeightMemory::huge_pages();
+  std::vector<Weight> placed;
+  std::vector<Weight*> sources;
+  std::vector<size_t> offsets;
+  Placement result;
+  size_t size = 0;
+  for (Weight* w : targets) {
+    Weight to = *w;
+    if (std::optional<DType> layout = repacked_dtype(*w)) {
+      to.dtype = *layout;
+      result.repacked_bytes += to.bytes();
+    } else if (huge_pages && w->row_stride == w->cols && !w->block_scale) {
+      result.moved_bytes += to.bytes();
+    } else {
+      continue;
+    }
+    sources.push_back(w);
+    placed.push_back(to);
+    offsets.push_back(size);
+    size += (static_cast<size_t>(to.bytes()) + 63) / 64 * 64;  // the repacked layouts want 64-byte alignment
   }
-  const size_t first = repacked_.size() - targets.size();
-  ThreadPool::global().parallel_for(static_cast<int64_t>(targets.size()), [&](int, int64_t begin, int64_t end) {
+  placed_ = std::make_unique<WeightMemory>(size);
+  ThreadPool::global().parallel_for(static_cast<int64_t>(sources.size()), [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      const Weight source = *targets[i];
-      *targets[i] = repack(source, repacked[i].dtype, repacked_[first + i].get());
+      const Weight source = *sources[i];
+      unsigned char* to = placed_->data() + offsets[i];
+      if (placed[i].dtype != source.dtype) {
+        *sources[i] = repack(source, placed[i].dtype, to);
+      } else {
+        std::memcpy(to, source.data, static_cast<size_t>(source.bytes()));
+        sources[i]->data = to;
+      }
       if (source.data != weights_.embed.data) release_pages(source.data, source.bytes());  // a tied head's rows are still read
     }
   });
-  return bytes;
+  return result;
 }
 
 KvCache DeepSeekModel::make_cache(int64_t capacity_tokens) const {

@@ -9,6 +9,7 @@
 
 #include "io/checkpoint.h"
 #include "io/gguf.h"
+#include "kernels/weight_memory.h"
 #include "model/config.h"
 #include "model/quant_plan.h"
 #include "model/random_weights.h"
@@ -40,9 +41,15 @@ class DeepSeekModel {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
 
-  // Rearranges the weights that have a faster layout on this CPU (quant/repack.h) into new
-  // memory, and gives the originals' pages back to the system. Returns the bytes repacked.
-  int64_t repack_weights();
+  // Moves the weights that only matmul reads into memory of the model's own, backed by huge
+  // pages where the system has them (kernels/weight_memory.h): in a faster layout where this
+  // CPU has one (quant/repack.h), else as they are where huge pages make the move worth it.
+  // The originals' pages go back to the system. Once per model: later calls move nothing.
+  struct Placement {
+    int64_t repacked_bytes = 0;  // into another layout
+    int64_t moved_bytes = 0;     // as they are
+  };
+  Placement repack_weights();
 
   // A KV cache shaped for this model, holding `capacity_tokens` tokens over all sequences.
   KvCache make_cache(int64_t capacity_tokens) const;
@@ -59,10 +66,7 @@ class DeepSeekModel {
   std::unique_ptr<Checkpoint> checkpoint_;       // the mapped files of a loaded model
   std::unique_ptr<RandomWeights> random_;        // or the weights of a random one
   std::unique_ptr<GgufFile> gguf_;               // or the mapped GGUF file
-  struct alignas(64) CacheLine {
-    unsigned char bytes[64];
-  };
-  std::vector<std::unique_ptr<CacheLine[]>> repacked_;  // weights in the layouts of repack_weights()
+  std::unique_ptr<WeightMemory> placed_;  // the weights moved by repack_weights()
   ModelWeights weights_;
 };
 

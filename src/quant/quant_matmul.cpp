@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 #include "quant/dot.h"
 #include "quant/repack.h"
@@ -148,7 +149,8 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
   }
   const int64_t group = dtype_row_group(w.dtype);  // rows one dot call covers
   if (m <= quant::kMaxRows) {  // decode: stream every weight row once, split over the threads
-    pool.parallel_for(n_rows / group, [&](int, int64_t begin, int64_t end) {
+    const int64_t group_bytes = group * static_cast<int64_t>(row.stride);
+    pool.parallel_pieces(n_rows / group, (kMatvecPieceBytes + group_bytes - 1) / group_bytes, [&](int, int64_t begin, int64_t end) {
       for (int64_t n = begin * group; n < end * group; n += group)
         dot(nb, row[n], act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
     });
@@ -168,6 +170,24 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
       }
     }
   });
+}
+
+std::vector<unsigned char> quant_prepare_row(const float* x, const Weight& w) {
+  check_weight(w, "quant_prepare_row");
+  std::vector<unsigned char> act(quant::act_row_bytes(w.dtype, w.cols));
+  quant::quantize_act_row(w.dtype, x, act.data(), w.cols);
+  return act;
+}
+
+void quant_matvec_rows(const std::vector<unsigned char>& act, const Weight& w, int64_t r0, int64_t r1, float* y) {
+  const int64_t group = dtype_row_group(w.dtype);
+  if (act.size() != quant::act_row_bytes(w.dtype, w.cols) || r0 < 0 || r1 > w.rows || r0 % group != 0 || r1 % group != 0)
+    fail("quant_matvec_rows: rows [{}, {}) of a {} weight [{}, {}] with activations of {} bytes", r0, r1,
+         dtype_name(w.dtype), w.rows, w.cols, act.size());
+  const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
+  const RowPointers row(w);
+  const int64_t nb = w.cols / static_cast<int64_t>(dtype_block_elems(w.dtype));
+  for (int64_t n = r0; n < r1; n += group) dot(nb, row[n], act.data(), act.size(), 1, y + n, w.rows);
 }
 
 void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {

@@ -1,6 +1,7 @@
 #include "kernels/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -96,6 +97,63 @@ TEST(ThreadPool, CallersFromSeveralThreadsTakeTurns) {
   }
   for (std::thread& t : callers) t.join();
   EXPECT_EQ(sum.load(), 3 * 500 * 8);
+}
+
+TEST(ThreadPool, PiecesCoverEveryIndexOnce) {
+  for (int threads : {1, 2, 3, 7}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 5, 64, 1001}) {
+      for (int64_t grain : {1, 3, 64, 2000}) {
+        std::vector<std::atomic<int>> hits(n);
+        pool.parallel_pieces(n, grain, [&](int thread, int64_t begin, int64_t end) {
+          ASSERT_GE(thread, 0);
+          ASSERT_LT(thread, threads);
+          ASSERT_LT(begin, end);
+          if (threads > 1) {
+            ASSERT_LE(end - begin, grain);  // one thread takes the whole range at once
+          }
+          for (int64_t i = begin; i < end; ++i) hits[i]++;
+        });
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "index " << i << " of " << n << ", grain " << grain;
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, PiecesGoToTheThreadsThatAreFree) {
+  // One thread is held up on its first piece until every other piece is done: the rest of its
+  // share must be taken by the others, back to front.
+  ThreadPool pool(2);
+  constexpr int64_t kPieces = 40;
+  std::atomic<int> done{0};
+  std::vector<int> runner(kPieces, -1);
+  std::atomic<int> slow_thread{-1};
+  pool.parallel_pieces(kPieces, 1, [&](int thread, int64_t begin, int64_t) {
+    int expected = -1;
+    if (begin < kPieces / 2 && slow_thread.compare_exchange_strong(expected, thread)) {
+      auto start = std::chrono::steady_clock::now();
+      while (done.load() < kPieces - 1 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+        std::this_thread::yield();
+    }
+    runner[begin] = thread;
+    ++done;
+  });
+  EXPECT_EQ(done.load(), kPieces);
+  int by_slow = 0;
+  for (int r : runner) by_slow += r == slow_thread.load();
+  EXPECT_EQ(by_slow, 1);
+}
+
+TEST(ThreadPool, PiecesRethrowAfterEveryPieceFinished) {
+  ThreadPool pool(3);
+  std::atomic<int> finished{0};
+  EXPECT_THROW(pool.parallel_pieces(30, 2,
+                                    [&](int, int64_t begin, int64_t) {
+                                      if (begin == 10) throw std::runtime_error("boom");
+                                      ++finished;
+                                    }),
+               std::runtime_error);
+  EXPECT_EQ(finished.load(), 14);
 }
 
 TEST(ThreadPool, GlobalPoolHasPhysicalCores) {

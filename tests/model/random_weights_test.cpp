@@ -80,18 +80,28 @@ TEST_P(RandomQuantized, ForwardGivesFiniteVariedLogits) {
   EXPECT_GT(high - low, 0.1f);
 }
 
-// Repacked weights (quant/repack.h) give the logits of the stored layout: prefill of 6 tokens
-// (the VNNI panels), then one decode step (the threads split interleaved groups whole).
+// Repacked and moved weights (quant/repack.h, kernels/weight_memory.h) give the logits of the
+// stored ones: prefill of 6 tokens (the VNNI panels), then one decode step (the threads split
+// interleaved groups whole).
 TEST_P(RandomQuantized, RepackedWeightsGiveTheSameLogits) {
   ModelConfig config = k_quant_config();
   auto stored = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
   auto repacked = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
   const bool vnni = quant::active_dot_isa() == quant::DotIsa::Avx512Vnni;
-  const int64_t bytes = repacked->repack_weights();
-  EXPECT_EQ(bytes > 0, vnni && GetParam() == "q4_k_m");
-  if (bytes > 0) {
-    EXPECT_EQ(repacked->weights().layers[1].moe->experts[3].gate.dtype, DType::Q4_K_R16);
+  const void* before = repacked->weights().layers[1].moe->experts[3].gate.data;
+  const DeepSeekModel::Placement placed = repacked->repack_weights();
+  EXPECT_EQ(placed.repacked_bytes > 0, vnni && GetParam() == "q4_k_m");
+  EXPECT_EQ(placed.moved_bytes > 0, WeightMemory::huge_pages());
+  const Weight& gate = repacked->weights().layers[1].moe->experts[3].gate;
+  if (placed.repacked_bytes > 0) {
+    EXPECT_EQ(gate.dtype, DType::Q4_K_R16);
   }
+  if (placed.moved_bytes > 0 && GetParam() == "q8_0") {
+    EXPECT_EQ(gate.dtype, DType::Q8_0);
+    EXPECT_NE(gate.data, before);
+  }
+  const DeepSeekModel::Placement again = repacked->repack_weights();
+  EXPECT_EQ(again.repacked_bytes + again.moved_bytes, 0);
   for (int step = 0; step < 2; ++step) {
     SCOPED_TRACE(step == 0 ? "prefill" : "decode");
     std::vector<float> logits[2];

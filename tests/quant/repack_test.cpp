@@ -121,6 +121,29 @@ TEST(Repack, ViewsTakeWholeGroupsAndRowsReadBack) {
   }
 }
 
+// Decode's split products: one prepared row, ranges of rows in any order, give matmul's result
+// bit for bit, over the stored and the interleaved layout; ranges that split a group fail.
+TEST(Repack, PreparedRowsGiveMatmulsResultInRanges) {
+  for_each_isa([] {
+    Repacked w(64, 512, 9);
+    std::vector<float> x = gaussian(w.cols, 10);
+    for (const Weight& weight : {w.q4_k, w.r16}) {
+      SCOPED_TRACE(std::string(dtype_name(weight.dtype)));
+      std::vector<float> whole(w.rows), pieces(w.rows, NAN);
+      matmul(x.data(), 1, weight, whole.data());
+      const MatvecInput input(x.data(), weight);
+      EXPECT_TRUE(input.serves(x.data(), weight));
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{32, 64}, {0, 16}, {16, 32}}) input.multiply(weight, r0, r1, pieces.data());
+      for (int64_t n = 0; n < w.rows; ++n) ASSERT_EQ(pieces[n], whole[n]) << "row " << n;
+    }
+    const MatvecInput input(x.data(), w.r16);
+    std::vector<float> y(w.rows);
+    EXPECT_THROW(input.multiply(w.r16, 8, 24, y.data()), Error);
+    EXPECT_FALSE(input.serves(x.data(), w.q4_k));
+    EXPECT_THROW(input.multiply(w.q4_k, 0, 16, y.data()), Error);
+  });
+}
+
 TEST(Repack, OnlyDenseQ4_KInWholeGroups) {
   Repacked w(32, 256, 8);
   const bool vnni = quant::active_dot_isa() == quant::DotIsa::Avx512Vnni;
