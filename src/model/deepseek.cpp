@@ -368,32 +368,30 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
     }
   }
 
+  // The heads split over the threads, each attending on its own: per key block, the products
+  // are too small to split again.
   const int64_t key_block = std::gcd(cache.page_tokens(), kKeyBlock);
   const float scale = static_cast<float>(c.softmax_scale());
-  Buffer queries(count * qk), keys(length * qk), o(count * v_dim);
-  for (int64_t h = 0; h < heads; ++h) {
-    for_items(count, qk, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) std::copy_n(q + (tokens[i] * heads + h) * qk, qk, queries.data() + i * qk);
-    });
-    for_items(length, qk, [&](int64_t begin, int64_t end) {
-      for (int64_t l = begin; l < end; ++l) {
+  ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
+    Buffer queries(count * qk), keys(length * qk), o(count * v_dim);
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      for (int64_t i = 0; i < count; ++i) std::copy_n(q + (tokens[i] * heads + h) * qk, qk, queries.data() + i * qk);
+      for (int64_t l = 0; l < length; ++l) {
         std::copy_n(key_rows + (l * heads + h) * key_width, nope, keys.data() + l * qk);
         std::copy_n(cache.row(layer, sequence, l) + rank, rope_dim, keys.data() + l * qk + nope);
       }
-    });
-    std::fill(o.begin(), o.end(), 0.0f);
-    causal_attention(
-        queries.data(), 1, positions, length, key_block, scale,
-        [&](int64_t k0, int64_t n) { return f32_view(keys.data() + k0 * qk, n, qk, qk); },
-        [&](int64_t k0, int64_t n) {
-          return f32_view(value_rows + (k0 * heads + h) * value_width, n, v_dim, heads * value_width);
-        },
-        o.data());
-    for_items(count, v_dim, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
+      std::fill(o.begin(), o.end(), 0.0f);
+      causal_attention(
+          queries.data(), 1, positions, length, key_block, scale,
+          [&](int64_t k0, int64_t n) { return f32_view(keys.data() + k0 * qk, n, qk, qk); },
+          [&](int64_t k0, int64_t n) {
+            return f32_view(value_rows + (k0 * heads + h) * value_width, n, v_dim, heads * value_width);
+          },
+          o.data());
+      for (int64_t i = 0; i < count; ++i)
         std::copy_n(o.data() + i * v_dim, v_dim, heads_out + (tokens[i] * heads + h) * v_dim);
-    });
-  }
+    }
+  });
 }
 
 // Absorbed-form attention of the given tokens (grouped by sequence, ascending positions within
