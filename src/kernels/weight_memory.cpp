@@ -46,4 +46,13 @@ bool WeightMemory::huge_pages() {
   return setting.find("[always]") != std::string::npos || setting.find("[madvise]") != std::string::npos;
 }
 
+int64_t WeightMemory::available_bytes() {
+  std::ifstream file("/proc/meminfo");
+  std::string key, unit;
+  int64_t kib = 0;
+  while (file >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return -1;
+}
+
 }  // namespace dseek

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace dseek {
 
@@ -21,6 +22,9 @@ class WeightMemory {
   // Whether the system backs advised anonymous memory with huge pages (transparent_hugepage
   // "always" or "madvise").
   static bool huge_pages();
+  // MemAvailable of /proc/meminfo in bytes (free memory plus reclaimable caches, such as the
+  // pages of a mapped checkpoint); -1 where it cannot be read.
+  static int64_t available_bytes();
 
  private:
   unsigned char* data_ = nullptr;

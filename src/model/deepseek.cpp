@@ -651,9 +651,13 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights() {
   }
   add(weights_.lm_head);
 
-  // Each target's new form: another layout, or the same bytes where only the pages change;
-  // without huge pages a copy gains nothing, and views that skip columns are left where they are.
+  // Each target's new form: another layout, or the same bytes where only the pages change.
+  // Without huge pages a copy gains nothing; views that skip columns and FP8 weights (whose
+  // scales live apart) stay where they are; and so does what would not fit in memory beside the
+  // rest, so that a checkpoint larger than memory still runs from its mapping.
   const bool huge_pages = WeightMemory::huge_pages();
+  const int64_t available = WeightMemory::available_bytes();
+  const int64_t budget = available < 0 ? std::numeric_limits<int64_t>::max() : available / 10 * 9;
   std::vector<Weight> placed;
   std::vector<Weight*> sources;
   std::vector<size_t> offsets;
@@ -664,7 +668,8 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights() {
     if (std::optional<DType> layout = repacked_dtype(*w)) {
       to.dtype = *layout;
       result.repacked_bytes += to.bytes();
-    } else if (huge_pages && w->row_stride == w->cols && !w->block_scale) {
+    } else if (huge_pages && w->row_stride == w->cols && !w->block_scale &&
+               result.repacked_bytes + result.moved_bytes + to.bytes() <= budget) {
       result.moved_bytes += to.bytes();
     } else {
       continue;

@@ -25,5 +25,10 @@ TEST(WeightMemory, ZeroBytesMapsNothing) {
   EXPECT_EQ(memory.size(), 0u);
 }
 
+TEST(WeightMemory, ReadsTheAvailableMemory) {
+  const int64_t available = WeightMemory::available_bytes();
+  EXPECT_GT(available, int64_t{1} << 20);  // Linux has /proc/meminfo
+}
+
 }  // namespace
 }  // namespace dseek
