@@ -43,7 +43,8 @@ class DeepSeekModel {
 
   // Moves the weights that only matmul reads into memory of the model's own, backed by huge
   // pages where the system has them (kernels/weight_memory.h): in a faster layout where this
-  // CPU has one (quant/repack.h), else as they are where huge pages make the move worth it.
+  // CPU has one (quant/repack.h), else as they are where huge pages make the move worth it and
+  // they fit in available memory (a checkpoint larger than memory keeps running from its mapping).
   // The originals' pages go back to the system. Once per model: later calls move nothing.
   struct Placement {
     int64_t repacked_bytes = 0;  // into another layout
