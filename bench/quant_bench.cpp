@@ -3,7 +3,8 @@
 //   ./dseek_microbench --benchmark_filter=Quant
 //   ./dseek_microbench --benchmark_filter='Quant.*Q4_K_dense.*m:512/threads:1'  (one kernel, one core)
 //   ./dseek_microbench --benchmark_filter=QuantGemv  (decode kernels: from DRAM and from L2)
-// Q4_K_R16 is Q4_K repacked as the models do at load time on AVX-512 VNNI (quant/repack.h).
+// Q4_K_R16 and Q5_0_R16 are Q4_K and Q5_0 repacked as the models do at load time on AVX-512 VNNI
+// (quant/repack.h).
 #include <cstring>
 #include <random>
 #include <vector>
@@ -25,9 +26,9 @@ struct Matrix {
   Weight weight;
 };
 
-// Q4_K_R16 is quantized as Q4_K, then repacked as the models do at load time.
+// Interleaved formats are quantized as their source format, then repacked as the models do at load time.
 Matrix make_matrix(DType dtype, int64_t rows, int64_t cols) {
-  const DType stored = dtype == DType::Q4_K_R16 ? DType::Q4_K : dtype;
+  const DType stored = dtype_row_group(dtype) > 1 ? interleaved_source(dtype) : dtype;
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
   std::vector<float> row(cols);
@@ -87,6 +88,7 @@ BENCHMARK_CAPTURE(QuantMatmul, Q4_K_R16_expert_1408x2048, DType::Q4_K_R16, 1408,
 BENCHMARK_CAPTURE(QuantMatmul, Q6_K_expert_1408x2048, DType::Q6_K, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_expert_1408x2048, DType::Q8_0, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q5_0_down_2048x1408, DType::Q5_0, 2048, 1408)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q5_0_R16_down_2048x1408, DType::Q5_0_R16, 2048, 1408)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_down_2048x1408, DType::Q8_0, 2048, 1408)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q4_K_dense_10944x2048, DType::Q4_K, 10944, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_dense_10944x2048, DType::Q8_0, 10944, 2048)->Apply(AllRows);
@@ -128,6 +130,7 @@ BENCHMARK_CAPTURE(QuantGemv, Q4_K_R16, DType::Q4_K_R16)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q8_0, DType::Q8_0)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q6_K, DType::Q6_K)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q5_0, DType::Q5_0)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q5_0_R16, DType::Q5_0_R16)->Apply(GemvShapes);
 
 }  // namespace
 }  // namespace dseek

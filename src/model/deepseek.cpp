@@ -635,9 +635,11 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights() {
   auto add_mlp = [&](MlpWeights& m) {
     for (Weight* w : {&m.gate, &m.up, &m.down}) add(*w);
   };
-  // Every matrix that only matmul reads: kv_b, k_b, v_b and the embedding are also read by rows.
+  // Every matrix that matmul reads; kv_b and the embedding are read by rows (matmul_rows, row
+  // lookups), which interleaved layouts serve slowly. k_b is read by rows too, but only once
+  // per head and prefill, while decode multiplies it per head and token.
   auto add_layer = [&](LayerWeights& l) {
-    for (Weight* w : {&l.attn.q, &l.attn.q_a, &l.attn.q_b, &l.attn.kv_a, &l.attn.o}) add(*w);
+    for (Weight* w : {&l.attn.q, &l.attn.q_a, &l.attn.q_b, &l.attn.kv_a, &l.attn.k_b, &l.attn.v_b, &l.attn.o}) add(*w);
     if (l.mlp) add_mlp(*l.mlp);
     if (l.moe) {
       for (MlpWeights& expert : l.moe->experts) add_mlp(expert);

@@ -104,11 +104,23 @@ struct alignas(64) BlockQ4_KR16 {  // aligned for whole-line loads
   uint8_t qs[32][64];
 };
 
+// Q5_0 rows interleaved 16 at a time (DType::Q5_0_R16), two consecutive blocks (h) of each
+// row: for the VNNI kernels, as BlockQ4_KR16. qs[h][j] holds values 8j..8j+7 of every row, a
+// dword per row: values 8j..8j+3 in its bytes' low nibbles, 8j+4..8j+7 in the high ones. Bit
+// 4l + c of high[h][i] is the fifth bit of value 4i + c of row l: a byte mask over the dwords
+// of levels 4i..4i+3. Two blocks make whole cache lines.
+struct alignas(64) BlockQ5_0R16 {
+  uint16_t d[2][16];     // [h][row]
+  uint64_t high[2][8];   // [h][4-value group]
+  uint8_t qs[2][4][64];  // [h][j][row dword]
+};
+
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 && sizeof(BlockIQ4_NL) == 18);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockQ4_KR16) == 16 * sizeof(BlockQ4_K) + 64);
+static_assert(sizeof(BlockQ5_0R16) == 32 * sizeof(BlockQ5_0));
 static_assert(alignof(BlockQ8_0) == 2 && alignof(BlockQ6_K) == 2, "blocks pack without padding");
 
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block's 12 scale bytes:

@@ -109,10 +109,11 @@ struct RowPointers {
 // Blocks [b0, b1) of row n as F32: the fallbacks' way into every format.
 void dequantize_blocks(const Weight& w, const RowPointers& row, int64_t n, int64_t b0, int64_t b1, float* out) {
   const int64_t block = static_cast<int64_t>(dtype_block_elems(w.dtype));
-  if (w.dtype == DType::Q4_K_R16) {
-    std::vector<BlockQ4_K> blocks(b1 - b0);
-    unpack_q4_k_r16_row(w, n, b0, b1 - b0, blocks.data());
-    dequantize_row(DType::Q4_K, blocks.data(), out, (b1 - b0) * block);
+  if (dtype_row_group(w.dtype) > 1) {
+    const DType source = interleaved_source(w.dtype);
+    std::vector<unsigned char> blocks(row_bytes(source, (b1 - b0) * block));
+    unpack_interleaved_row(w, n, b0, b1 - b0, blocks.data());
+    dequantize_row(source, blocks.data(), out, (b1 - b0) * block);
   } else {
     dequantize_row(w.dtype, row[n] + b0 * static_cast<int64_t>(dtype_block_bytes(w.dtype)), out, (b1 - b0) * block);
   }

@@ -95,6 +95,7 @@ TEST_P(RandomQuantized, RepackedWeightsGiveTheSameLogits) {
   const Weight& gate = repacked->weights().layers[1].moe->experts[3].gate;
   if (placed.repacked_bytes > 0) {
     EXPECT_EQ(gate.dtype, DType::Q4_K_R16);
+    EXPECT_EQ(repacked->weights().layers[1].attn.o.dtype, DType::Q5_0_R16);  // rows of 64 values
   }
   if (placed.moved_bytes > 0 && GetParam() == "q8_0") {
     EXPECT_EQ(gate.dtype, DType::Q8_0);

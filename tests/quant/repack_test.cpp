@@ -1,9 +1,11 @@
-// Q4_K rows interleaved 16 at a time: the repacking is lossless, and every kernel and view over
-// the interleaved layout computes what it computes over the rows.
+// Q4_K and Q5_0 rows interleaved 16 at a time: the repacking is lossless, and every kernel and
+// view over the interleaved layout computes what it computes over the rows.
 #include "quant/repack.h"
 
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,57 +25,81 @@ namespace {
 using testing_util::for_each_isa;
 using testing_util::gaussian;
 
-// A Q4_K matrix and its repacked copy.
-struct Repacked {
-  int64_t rows, cols;
-  std::vector<BlockQ4_K> blocks;
-  std::vector<BlockQ4_KR16> groups;
-  Weight q4_k, r16;
+// A source format and the interleaved layout made from it.
+struct Layout {
+  DType source, interleaved;
+};
+void PrintTo(const Layout& l, std::ostream* os) { *os << dtype_name(l.interleaved); }
 
-  Repacked(int64_t r, int64_t c, uint32_t seed) : rows(r), cols(c), blocks(r * c / 256), groups(r * c / 256 / 16) {
+// A matrix in the source format and its repacked copy.
+struct Repacked {
+  Layout layout;
+  int64_t rows, cols;
+  std::vector<unsigned char> blocks;
+  struct alignas(64) Line {
+    unsigned char bytes[64];
+  };
+  std::vector<Line> lines;
+  Weight source, r16;
+
+  Repacked(Layout l, int64_t r, int64_t c, uint32_t seed)
+      : layout(l), rows(r), cols(c), blocks(r * row_bytes(l.source, c)), lines((r * row_bytes(l.interleaved, c) + 63) / 64) {
     std::vector<float> v = gaussian(rows * cols, seed);
-    for (int64_t i = 0; i < cols; ++i) v[i] *= 40;  // row 0: scales and mins up to their 6-bit limit
-    for (int64_t i = 0; i < rows; ++i) quantize_row(DType::Q4_K, v.data() + i * cols, blocks.data() + i * cols / 256, cols);
-    q4_k = Weight{.dtype = DType::Q4_K, .rows = rows, .cols = cols, .data = blocks.data(), .row_stride = cols};
-    r16 = repack(q4_k, DType::Q4_K_R16, groups.data());
+    for (int64_t i = 0; i < cols; ++i) v[i] *= 40;  // row 0: Q4_K's scales and mins up to their 6-bit limit
+    for (int64_t i = 0; i < rows; ++i) quantize_row(l.source, v.data() + i * cols, row(i), cols);
+    source = Weight{.dtype = l.source, .rows = rows, .cols = cols, .data = blocks.data(), .row_stride = cols};
+    r16 = repack(source, l.interleaved, lines.data());
   }
+  unsigned char* row(int64_t i) { return blocks.data() + i * row_bytes(layout.source, cols); }
+  // Columns of `blocks` interleaved blocks.
+  static int64_t columns(Layout l, int64_t blocks) { return blocks * static_cast<int64_t>(dtype_block_elems(l.interleaved)); }
 };
 
-TEST(Repack, UnpacksToTheSameBytes) {
-  Repacked w(48, 768, 1);
-  EXPECT_EQ(w.r16.bytes(), w.q4_k.bytes() * 148 / 144);
+class Repack : public ::testing::TestWithParam<Layout> {};
+
+TEST_P(Repack, UnpacksToTheSameBytes) {
+  Repacked w(GetParam(), 48, Repacked::columns(GetParam(), 3), 1);
+  EXPECT_EQ(w.r16.bytes(), w.source.bytes() * dtype_block_bytes(w.r16.dtype) / dtype_block_bytes(w.source.dtype) *
+                               dtype_block_elems(w.source.dtype) / dtype_block_elems(w.r16.dtype));
+  const size_t block_bytes = row_bytes(w.source.dtype, Repacked::columns(GetParam(), 1));
   int high_scales = 0;
   for (int64_t r = 0; r < w.rows; ++r) {
-    std::vector<BlockQ4_K> row(3);
-    unpack_q4_k_r16_row(w.r16, r, 0, 3, row.data());
-    ASSERT_EQ(std::memcmp(row.data(), w.blocks.data() + r * 3, sizeof(BlockQ4_K) * 3), 0) << "row " << r;
-    unpack_q4_k_r16_row(w.r16, r, 2, 1, row.data());
-    ASSERT_EQ(std::memcmp(row.data(), w.blocks.data() + r * 3 + 2, sizeof(BlockQ4_K)), 0) << "row " << r << " block 2";
-    for (int s = 0; s < 8; ++s) high_scales += w.groups[r / 16 * 3].scales[s][r % 16] >= 32;
+    std::vector<unsigned char> row(3 * block_bytes);
+    unpack_interleaved_row(w.r16, r, 0, 3, row.data());
+    ASSERT_EQ(std::memcmp(row.data(), w.row(r), 3 * block_bytes), 0) << "row " << r;
+    unpack_interleaved_row(w.r16, r, 2, 1, row.data());
+    ASSERT_EQ(std::memcmp(row.data(), w.row(r) + 2 * block_bytes, block_bytes), 0) << "row " << r << " block 2";
+    if (w.r16.dtype == DType::Q4_K_R16) {
+      for (int s = 0; s < 8; ++s) high_scales += reinterpret_cast<const BlockQ4_KR16*>(w.lines.data())[r / 16 * 3].scales[s][r % 16] >= 32;
+    }
   }
-  EXPECT_GT(high_scales, 0);  // the scales' top bits were exercised
+  if (w.r16.dtype == DType::Q4_K_R16) {
+    EXPECT_GT(high_scales, 0);  // the scales' top bits were exercised
+  }
 }
 
-TEST(Repack, DotKernelsMatchTheRowKernel) {
+TEST_P(Repack, DotKernelsMatchTheRowKernel) {
   for (int64_t nb : {1, 3, 8}) {
-    Repacked w(32, 256 * nb, 2 + static_cast<uint32_t>(nb));
-    const int64_t k = w.cols;
-    const size_t act = quant::act_row_bytes(DType::Q4_K, k);
-    ASSERT_EQ(act, quant::act_row_bytes(DType::Q4_K_R16, k));
+    Repacked w(GetParam(), 32, Repacked::columns(GetParam(), nb), 2 + static_cast<uint32_t>(nb));
+    const int64_t k = w.cols, row_blocks = k / static_cast<int64_t>(dtype_block_elems(w.source.dtype));
+    const size_t act = quant::act_row_bytes(w.source.dtype, k);
+    ASSERT_EQ(act, quant::act_row_bytes(w.r16.dtype, k));
     std::vector<unsigned char> xq(4 * act);
     std::vector<float> x = gaussian(4 * k, 9);
-    for (int r = 0; r < 4; ++r) quant::quantize_act_row(DType::Q4_K_R16, x.data() + r * k, xq.data() + r * act, k);
+    for (int r = 0; r < 4; ++r) quant::quantize_act_row(w.r16.dtype, x.data() + r * k, xq.data() + r * act, k);
+    const size_t group_bytes = 16 * row_bytes(w.r16.dtype, k);
     for (quant::DotIsa isa : {quant::DotIsa::Scalar, quant::DotIsa::Avx2, quant::DotIsa::Avx512Bw, quant::DotIsa::Avx512Vnni}) {
       if (!quant::dot_isa_supported(isa)) continue;
       for (int nx = 1; nx <= 4; ++nx) {
         SCOPED_TRACE(::testing::Message() << quant::dot_isa_name(isa) << " nb " << nb << " nx " << nx);
         std::vector<float> got(4 * 32, NAN);
         for (int g = 0; g < 2; ++g)
-          quant::dot_kernel(DType::Q4_K_R16, isa)(nb, w.groups.data() + g * nb, xq.data(), act, nx, got.data() + 16 * g, 32);
+          quant::dot_kernel(w.r16.dtype, isa)(nb, reinterpret_cast<const char*>(w.lines.data()) + g * group_bytes, xq.data(), act, nx,
+                                              got.data() + 16 * g, 32);
         for (int r = 0; r < nx; ++r)
           for (int n = 0; n < 32; ++n) {
             float want;
-            quant::scalar::dot_kernel(DType::Q4_K)(nb, w.blocks.data() + n * nb, xq.data() + r * act, act, 1, &want, 1);
+            quant::scalar::dot_kernel(w.source.dtype)(row_blocks, w.row(n), xq.data() + r * act, act, 1, &want, 1);
             ASSERT_NEAR(got[r * 32 + n], want, 1e-5f * (std::fabs(want) + 1)) << "x row " << r << " weight row " << n;
           }
       }
@@ -82,28 +108,28 @@ TEST(Repack, DotKernelsMatchTheRowKernel) {
 }
 
 // Decode (m <= 4), tiles of dot kernels and the VNNI panels (m >= 5) against the row layout.
-TEST(Repack, MatmulMatchesTheRowLayout) {
-  Repacked w(96, 512, 3);
+TEST_P(Repack, MatmulMatchesTheRowLayout) {
+  Repacked w(GetParam(), 96, 512, 3);
   for_each_isa([&] {
     for (int64_t m : {1, 3, 4, 5, 9, 70}) {
       SCOPED_TRACE(::testing::Message() << "m=" << m);
       std::vector<float> x = gaussian(m * w.cols, 4), want(m * w.rows), got(m * w.rows, NAN);
-      matmul(x.data(), m, w.q4_k, want.data());
+      matmul(x.data(), m, w.source, want.data());
       matmul(x.data(), m, w.r16, got.data());
       for (int64_t i = 0; i < m * w.rows; ++i) ASSERT_NEAR(got[i], want[i], 1e-4f * (std::fabs(want[i]) + 1)) << i;
     }
   });
 }
 
-TEST(Repack, ViewsTakeWholeGroupsAndRowsReadBack) {
-  Repacked w(48, 512, 5);
+TEST_P(Repack, ViewsTakeWholeGroupsAndRowsReadBack) {
+  Repacked w(GetParam(), 48, 512, 5);
   std::vector<float> want(7 * w.cols), got(7 * w.cols);
-  dequantize_rows(w.q4_k, 21, 7, want.data());
+  dequantize_rows(w.source, 21, 7, want.data());
   dequantize_rows(w.r16, 21, 7, got.data());
   EXPECT_EQ(got, want);
 
   std::vector<float> x = gaussian(2 * w.rows, 6), rows_want(2 * w.cols), rows_got(2 * w.cols);
-  matmul_rows(x.data(), 2, w.q4_k, rows_want.data());
+  matmul_rows(x.data(), 2, w.source, rows_want.data());
   matmul_rows(x.data(), 2, w.r16, rows_got.data());
   EXPECT_EQ(rows_got, rows_want);
 
@@ -123,11 +149,11 @@ TEST(Repack, ViewsTakeWholeGroupsAndRowsReadBack) {
 
 // Decode's split products: one prepared row, ranges of rows in any order, give matmul's result
 // bit for bit, over the stored and the interleaved layout; ranges that split a group fail.
-TEST(Repack, PreparedRowsGiveMatmulsResultInRanges) {
+TEST_P(Repack, PreparedRowsGiveMatmulsResultInRanges) {
   for_each_isa([] {
-    Repacked w(64, 512, 9);
+    Repacked w(GetParam(), 64, 512, 9);
     std::vector<float> x = gaussian(w.cols, 10);
-    for (const Weight& weight : {w.q4_k, w.r16}) {
+    for (const Weight& weight : {w.source, w.r16}) {
       SCOPED_TRACE(std::string(dtype_name(weight.dtype)));
       std::vector<float> whole(w.rows), pieces(w.rows, NAN);
       matmul(x.data(), 1, weight, whole.data());
@@ -139,27 +165,41 @@ TEST(Repack, PreparedRowsGiveMatmulsResultInRanges) {
     const MatvecInput input(x.data(), w.r16);
     std::vector<float> y(w.rows);
     EXPECT_THROW(input.multiply(w.r16, 8, 24, y.data()), Error);
-    EXPECT_FALSE(input.serves(x.data(), w.q4_k));
-    EXPECT_THROW(input.multiply(w.q4_k, 0, 16, y.data()), Error);
+    EXPECT_FALSE(input.serves(x.data(), w.source));
+    EXPECT_THROW(input.multiply(w.source, 0, 16, y.data()), Error);
   });
 }
 
-TEST(Repack, OnlyDenseQ4_KInWholeGroups) {
-  Repacked w(32, 256, 8);
+TEST_P(Repack, OnlyDenseRowsInWholeGroups) {
+  Repacked w(GetParam(), 32, 256, 8);
   const bool vnni = quant::active_dot_isa() == quant::DotIsa::Avx512Vnni;
-  EXPECT_EQ(repacked_dtype(w.q4_k).has_value(), vnni);
-  Weight odd = w.q4_k.slice_rows(0, 20);
+  EXPECT_EQ(repacked_dtype(w.source), vnni ? std::optional(w.r16.dtype) : std::nullopt);
+  Weight odd = w.source.slice_rows(0, 20);
   EXPECT_FALSE(repacked_dtype(odd));
-  Weight q6 = w.q4_k;
+  Weight q6 = w.source;
   q6.dtype = DType::Q6_K;
   EXPECT_FALSE(repacked_dtype(q6));
-  std::vector<BlockQ4_KR16> out(2);
+  std::vector<Repacked::Line> out(w.lines.size());
   try {
-    repack(odd, DType::Q4_K_R16, out.data());
+    repack(odd, w.r16.dtype, out.data());
     ADD_FAILURE() << "20 rows were repacked";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("20 rows"), std::string::npos) << e.what();
   }
+  EXPECT_THROW(repack(q6, w.r16.dtype, out.data()), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, Repack,
+                         ::testing::Values(Layout{DType::Q4_K, DType::Q4_K_R16}, Layout{DType::Q5_0, DType::Q5_0_R16}),
+                         [](const ::testing::TestParamInfo<Layout>& info) { return std::string(dtype_name(info.param.interleaved)); });
+
+// Q5_0_R16 groups pair a row's blocks: an odd number of them stays as stored.
+TEST(RepackQ5_0, RowsOfWholeBlockPairsOnly) {
+  std::vector<BlockQ5_0> blocks(16 * 3);
+  const Weight odd{.dtype = DType::Q5_0, .rows = 16, .cols = 96, .data = blocks.data(), .row_stride = 96};
+  EXPECT_FALSE(repacked_dtype(odd));
+  std::vector<BlockQ5_0R16> out(2);
+  EXPECT_THROW(repack(odd, DType::Q5_0_R16, out.data()), Error);
 }
 
 }  // namespace
