@@ -3,8 +3,8 @@
 //   ./dseek_microbench --benchmark_filter=Quant
 //   ./dseek_microbench --benchmark_filter='Quant.*Q4_K_dense.*m:512/threads:1'  (one kernel, one core)
 //   ./dseek_microbench --benchmark_filter=QuantGemv  (decode kernels: from DRAM and from L2)
-// Q4_K_R16 and Q5_0_R16 are Q4_K and Q5_0 repacked as the models do at load time on AVX-512 VNNI
-// (quant/repack.h).
+// Q4_K_R16, Q5_0_R16 and Q8_0_R16 are Q4_K, Q5_0 and Q8_0 repacked as the models do at load time
+// on AVX-512 VNNI (quant/repack.h).
 #include <cstring>
 #include <random>
 #include <vector>
@@ -90,6 +90,7 @@ BENCHMARK_CAPTURE(QuantMatmul, Q8_0_expert_1408x2048, DType::Q8_0, 1408, 2048)->
 BENCHMARK_CAPTURE(QuantMatmul, Q5_0_down_2048x1408, DType::Q5_0, 2048, 1408)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q5_0_R16_down_2048x1408, DType::Q5_0_R16, 2048, 1408)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_down_2048x1408, DType::Q8_0, 2048, 1408)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q8_0_R16_down_2048x1408, DType::Q8_0_R16, 2048, 1408)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q4_K_dense_10944x2048, DType::Q4_K, 10944, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_dense_10944x2048, DType::Q8_0, 10944, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q6_K_head_102400x2048, DType::Q6_K, 102400, 2048)->Apply(DecodeRows);
@@ -128,6 +129,7 @@ void GemvShapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_CAPTURE(QuantGemv, Q4_K, DType::Q4_K)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q4_K_R16, DType::Q4_K_R16)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q8_0, DType::Q8_0)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q8_0_R16, DType::Q8_0_R16)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q6_K, DType::Q6_K)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q5_0, DType::Q5_0)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q5_0_R16, DType::Q5_0_R16)->Apply(GemvShapes);

@@ -35,8 +35,8 @@ void add_model_options(CLI::App* command, ModelOptions& o) {
   command->add_flag("--no-repack", o.no_repack,
                     "Keep the weights where and as they are stored: by default, the matrices are moved at load time into "
                     "memory of the model's own, backed by transparent huge pages where the system has them (faster "
-                    "decode), and Q4_K matrices are repacked into 16 interleaved rows for the AVX-512 VNNI kernels "
-                    "(faster decode and prefill, 3% more memory for them)");
+                    "decode), and Q4_K, Q5_0 and Q8_0 matrices are repacked into 16 interleaved rows for the AVX-512 "
+                    "VNNI kernels (faster decode and prefill; 3% more memory for Q4_K)");
 }
 
 namespace {

@@ -14,7 +14,7 @@ struct DTypeInfo {
   size_t block_bytes;
 };
 
-constexpr std::array<DTypeInfo, 24> kDTypes{{
+constexpr std::array<DTypeInfo, 25> kDTypes{{
     {DType::F32, "F32", 1, 4},
     {DType::F16, "F16", 1, 2},
     {DType::BF16, "BF16", 1, 2},
@@ -39,6 +39,7 @@ constexpr std::array<DTypeInfo, 24> kDTypes{{
     {DType::IQ4_NL, "IQ4_NL", 32, 18},
     {DType::Q4_K_R16, "Q4_K_R16", 256, 148},  // per row: 2368 bytes hold a block of each of 16 rows
     {DType::Q5_0_R16, "Q5_0_R16", 64, 44},    // per row: 704 bytes hold two blocks of each of 16 rows
+    {DType::Q8_0_R16, "Q8_0_R16", 64, 68},    // per row: 1088 bytes hold two blocks of each of 16 rows
 }};
 
 const DTypeInfo& info(DType dtype) { return kDTypes[static_cast<size_t>(dtype)]; }
@@ -61,7 +62,9 @@ size_t row_bytes(DType dtype, int64_t elems) {
   return static_cast<size_t>(elems) / i.block_elems * i.block_bytes;
 }
 
-int64_t dtype_row_group(DType dtype) { return dtype == DType::Q4_K_R16 || dtype == DType::Q5_0_R16 ? 16 : 1; }
+int64_t dtype_row_group(DType dtype) {
+  return dtype == DType::Q4_K_R16 || dtype == DType::Q5_0_R16 || dtype == DType::Q8_0_R16 ? 16 : 1;
+}
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (const DTypeInfo& i : kDTypes)

@@ -13,9 +13,9 @@ enum class DType : uint8_t {
   F32, F16, BF16, F8_E4M3, I8, I16, I32, I64, U8, BOOL,
   // GGML block formats (src/quant/blocks.h). Q8_K only holds activations of K-quant products.
   Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL,
-  // Q4_K and Q5_0 with rows interleaved 16 at a time for the CPU kernels (quant/repack.h): made
-  // at load time, never stored in files.
-  Q4_K_R16, Q5_0_R16,
+  // Q4_K, Q5_0 and Q8_0 with rows interleaved 16 at a time for the CPU kernels (quant/repack.h):
+  // made at load time, never stored in files.
+  Q4_K_R16, Q5_0_R16, Q8_0_R16,
 };
 
 std::string_view dtype_name(DType dtype);

@@ -115,12 +115,20 @@ struct alignas(64) BlockQ5_0R16 {
   uint8_t qs[2][4][64];  // [h][j][row dword]
 };
 
+// Q8_0 rows interleaved 16 at a time (DType::Q8_0_R16), two consecutive blocks (h) of each
+// row: qs[h][i] holds values 4i..4i+3 of every row, a dword per row, each level + 128 (the
+// unsigned bytes vpdpbusd takes).
+struct alignas(64) BlockQ8_0R16 {
+  uint16_t d[2][16];     // [h][row]
+  uint8_t qs[2][8][64];  // [h][4-value group][row dword]
+};
+
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 && sizeof(BlockIQ4_NL) == 18);
 static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 static_assert(sizeof(BlockQ4_KR16) == 16 * sizeof(BlockQ4_K) + 64);
-static_assert(sizeof(BlockQ5_0R16) == 32 * sizeof(BlockQ5_0));
+static_assert(sizeof(BlockQ5_0R16) == 32 * sizeof(BlockQ5_0) && sizeof(BlockQ8_0R16) == 32 * sizeof(BlockQ8_0));
 static_assert(alignof(BlockQ8_0) == 2 && alignof(BlockQ6_K) == 2, "blocks pack without padding");
 
 // The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block's 12 scale bytes:

@@ -53,9 +53,11 @@ template <> inline constexpr DType kBlockType<BlockQ5_K> = DType::Q5_K;
 template <> inline constexpr DType kBlockType<BlockQ6_K> = DType::Q6_K;
 template <> inline constexpr DType kBlockType<BlockQ4_KR16> = DType::Q4_K_R16;
 template <> inline constexpr DType kBlockType<BlockQ5_0R16> = DType::Q5_0_R16;
+template <> inline constexpr DType kBlockType<BlockQ8_0R16> = DType::Q8_0_R16;
 // Blocks that hold 16 rows each (quant/repack.h).
 template <typename Block>
-inline constexpr bool kInterleaved = std::is_same_v<Block, BlockQ4_KR16> || std::is_same_v<Block, BlockQ5_0R16>;
+inline constexpr bool kInterleaved =
+    std::is_same_v<Block, BlockQ4_KR16> || std::is_same_v<Block, BlockQ5_0R16> || std::is_same_v<Block, BlockQ8_0R16>;
 
 // The activation format a weight format's products use: Q8_K for the K-quants, else Q8ARow.
 bool uses_q8k(DType weight);

@@ -153,23 +153,28 @@ float dot_q6_k(int64_t nb, const BlockQ6_K* w, const BlockQ8_K* x) {
   return sum;
 }
 
-// Q5_0_R16: the 16 interleaved rows of a group, each as dot_offset computes it.
-void dot_q5_0_r16(int64_t nb, const void* w, const void* x, size_t x_stride, int nx, float* y, int64_t y_stride) {
-  const auto* groups = static_cast<const BlockQ5_0R16*>(w);
+// Levels of value v of row l of block h of interleaved groups: as dot_offset and dot_q8_0 take them.
+int q5_0_r16_level(const BlockQ5_0R16& g, int64_t h, int l, int v) {
+  const uint8_t byte = g.qs[h][v / 8][4 * l + v % 4];
+  const int fifth = g.high[h][v / 4] >> (4 * l + v % 4) & 1;
+  return (v % 8 < 4 ? byte & 15 : byte >> 4) | fifth << 4;
+}
+int q8_0_r16_level(const BlockQ8_0R16& g, int64_t h, int l, int v) { return static_cast<int8_t>(g.qs[h][v / 4][4 * l + v % 4] ^ 0x80); }
+
+// Q5_0_R16 and Q8_0_R16: the 16 interleaved rows of a group, each as the row kernel computes it.
+template <typename Group, int kOffset, int (*Level)(const Group&, int64_t, int, int)>
+void dot_q32_r16(int64_t nb, const void* w, const void* x, size_t x_stride, int nx, float* y, int64_t y_stride) {
+  const auto* groups = static_cast<const Group*>(w);
   for (int r = 0; r < nx; ++r) {
     const Q8ARow xr(static_cast<const char*>(x) + r * x_stride, 64 * nb);
     for (int l = 0; l < 16; ++l) {
       float sum = 0;
       for (int64_t blk = 0; blk < 2 * nb; ++blk) {
-        const BlockQ5_0R16& g = groups[blk / 2];
+        const Group& g = groups[blk / 2];
         const int64_t h = blk % 2;
         int dot = 0;
-        for (int v = 0; v < 32; ++v) {
-          const uint8_t byte = g.qs[h][v / 8][4 * l + v % 4];
-          const int fifth = g.high[h][v / 4] >> (4 * l + v % 4) & 1;
-          dot += ((v % 8 < 4 ? byte & 15 : byte >> 4) | fifth << 4) * xr.qs[32 * blk + v];
-        }
-        sum += f16_to_f32(g.d[h][l]) * xr.d[blk] * (dot - 16 * xr.sum[blk]);
+        for (int v = 0; v < 32; ++v) dot += Level(g, h, l, v) * xr.qs[32 * blk + v];
+        sum += f16_to_f32(g.d[h][l]) * xr.d[blk] * (dot - kOffset * xr.sum[blk]);
       }
       y[r * y_stride + l] = sum;
     }
@@ -231,7 +236,8 @@ DotFn dot_kernel(DType weight) {
     case DType::Q5_K: return rows<BlockQ5_K, const BlockQ8_K*, dot_k4<BlockQ5_K>>;
     case DType::Q6_K: return rows<BlockQ6_K, const BlockQ8_K*, dot_q6_k>;
     case DType::Q4_K_R16: return dot_q4_k_r16;
-    case DType::Q5_0_R16: return dot_q5_0_r16;
+    case DType::Q5_0_R16: return dot_q32_r16<BlockQ5_0R16, 16, q5_0_r16_level>;
+    case DType::Q8_0_R16: return dot_q32_r16<BlockQ8_0R16, 0, q8_0_r16_level>;
     default: return nullptr;
   }
 }

@@ -485,7 +485,7 @@ bool is_quantized(DType dtype) {
   switch (dtype) {
     case DType::Q8_0: case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1:
     case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K:
-    case DType::Q8_K: case DType::IQ4_NL: case DType::Q4_K_R16: case DType::Q5_0_R16:
+    case DType::Q8_K: case DType::IQ4_NL: case DType::Q4_K_R16: case DType::Q5_0_R16: case DType::Q8_0_R16:
       return true;
     default:
       return false;

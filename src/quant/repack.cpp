@@ -82,8 +82,22 @@ void deinterleave(const BlockQ5_0R16& in, int h, int l, BlockQ5_0& b) {
   }
 }
 
+// Blocks h = 0, 1 from rows[l][h].
+void interleave(const BlockQ8_0* const rows[kGroup], BlockQ8_0R16& out) {
+  for (int l = 0; l < kGroup; ++l)
+    for (int h = 0; h < 2; ++h) {
+      out.d[h][l] = rows[l][h].d;
+      for (int v = 0; v < 32; ++v) out.qs[h][v / 4][4 * l + v % 4] = static_cast<uint8_t>(rows[l][h].qs[v] ^ 0x80);
+    }
+}
+
+void deinterleave(const BlockQ8_0R16& in, int h, int l, BlockQ8_0& b) {
+  b.d = in.d[h][l];
+  for (int v = 0; v < 32; ++v) b.qs[v] = static_cast<int8_t>(in.qs[h][v / 4][4 * l + v % 4] ^ 0x80);
+}
+
 // Source blocks per interleaved block and row.
-int64_t source_blocks(DType interleaved) { return interleaved == DType::Q5_0_R16 ? 2 : 1; }
+int64_t source_blocks(DType interleaved) { return interleaved == DType::Q4_K_R16 ? 1 : 2; }
 
 template <typename Source, typename Interleaved>
 void interleave_matrix(const Weight& w, int64_t nb, Interleaved* out) {
@@ -103,6 +117,7 @@ DType interleaved_source(DType interleaved) {
   switch (interleaved) {
     case DType::Q4_K_R16: return DType::Q4_K;
     case DType::Q5_0_R16: return DType::Q5_0;
+    case DType::Q8_0_R16: return DType::Q8_0;
     default: fail("{} is not an interleaved format", dtype_name(interleaved));
   }
 }
@@ -112,11 +127,12 @@ std::optional<DType> repacked_dtype(const Weight& w) {
   if (quant::active_dot_isa() != quant::DotIsa::Avx512Vnni) return std::nullopt;
   if (w.dtype == DType::Q4_K) return DType::Q4_K_R16;
   if (w.dtype == DType::Q5_0 && w.cols % 64 == 0) return DType::Q5_0_R16;
+  if (w.dtype == DType::Q8_0 && w.cols % 64 == 0) return DType::Q8_0_R16;
   return std::nullopt;
 }
 
 Weight repack(const Weight& w, DType to, void* out) {
-  if (to != DType::Q4_K_R16 && to != DType::Q5_0_R16) fail("cannot repack to {}: not an interleaved format", dtype_name(to));
+  if (dtype_row_group(to) == 1) fail("cannot repack to {}: not an interleaved format", dtype_name(to));
   if (w.dtype != interleaved_source(to))
     fail("cannot repack a {} weight to {}: it takes {}", dtype_name(w.dtype), dtype_name(to), dtype_name(interleaved_source(to)));
   if (w.rows % kGroup != 0 || w.row_stride != w.cols || w.cols % static_cast<int64_t>(dtype_block_elems(to)) != 0)
@@ -125,7 +141,8 @@ Weight repack(const Weight& w, DType to, void* out) {
   if (reinterpret_cast<uintptr_t>(out) % 64 != 0) fail("repack: the output is not 64-byte aligned");
   const int64_t nb = w.cols / static_cast<int64_t>(dtype_block_elems(to));
   if (to == DType::Q4_K_R16) interleave_matrix<BlockQ4_K>(w, nb, static_cast<BlockQ4_KR16*>(out));
-  else interleave_matrix<BlockQ5_0>(w, nb, static_cast<BlockQ5_0R16*>(out));
+  else if (to == DType::Q5_0_R16) interleave_matrix<BlockQ5_0>(w, nb, static_cast<BlockQ5_0R16*>(out));
+  else interleave_matrix<BlockQ8_0>(w, nb, static_cast<BlockQ8_0R16*>(out));
   Weight view = w;
   view.dtype = to;
   view.data = out;
@@ -140,8 +157,12 @@ void unpack_interleaved_row(const Weight& w, int64_t row, int64_t b0, int64_t co
     if (source == DType::Q4_K) {
       deinterleave(static_cast<const BlockQ4_KR16*>(w.data)[at], static_cast<int>(l), static_cast<BlockQ4_K*>(out)[b]);
     } else {
-      for (int h = 0; h < 2; ++h)
-        deinterleave(static_cast<const BlockQ5_0R16*>(w.data)[at], h, static_cast<int>(l), static_cast<BlockQ5_0*>(out)[2 * b + h]);
+      for (int h = 0; h < 2; ++h) {
+        if (source == DType::Q5_0)
+          deinterleave(static_cast<const BlockQ5_0R16*>(w.data)[at], h, static_cast<int>(l), static_cast<BlockQ5_0*>(out)[2 * b + h]);
+        else
+          deinterleave(static_cast<const BlockQ8_0R16*>(w.data)[at], h, static_cast<int>(l), static_cast<BlockQ8_0*>(out)[2 * b + h]);
+      }
     }
   }
 }

@@ -88,18 +88,19 @@ TEST_P(RandomQuantized, RepackedWeightsGiveTheSameLogits) {
   auto stored = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
   auto repacked = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
   const bool vnni = quant::active_dot_isa() == quant::DotIsa::Avx512Vnni;
-  const void* before = repacked->weights().layers[1].moe->experts[3].gate.data;
+  const void* before = repacked->weights().layers[1].attn.k_b.data;
   const DeepSeekModel::Placement placed = repacked->repack_weights();
-  EXPECT_EQ(placed.repacked_bytes > 0, vnni && GetParam() == "q4_k_m");
+  EXPECT_EQ(placed.repacked_bytes > 0, vnni);
   EXPECT_EQ(placed.moved_bytes > 0, WeightMemory::huge_pages());
-  const Weight& gate = repacked->weights().layers[1].moe->experts[3].gate;
-  if (placed.repacked_bytes > 0) {
-    EXPECT_EQ(gate.dtype, DType::Q4_K_R16);
-    EXPECT_EQ(repacked->weights().layers[1].attn.o.dtype, DType::Q5_0_R16);  // rows of 64 values
+  const LayerWeights& layer = repacked->weights().layers[1];
+  if (vnni) {
+    const bool q8 = GetParam() == "q8_0";
+    EXPECT_EQ(layer.moe->experts[3].gate.dtype, q8 ? DType::Q8_0_R16 : DType::Q4_K_R16);
+    EXPECT_EQ(layer.attn.o.dtype, q8 ? DType::Q8_0_R16 : DType::Q5_0_R16);  // Q4_K_M: rows of 64 values fall back to Q5_0
   }
-  if (placed.moved_bytes > 0 && GetParam() == "q8_0") {
-    EXPECT_EQ(gate.dtype, DType::Q8_0);
-    EXPECT_NE(gate.data, before);
+  if (placed.moved_bytes > 0) {
+    EXPECT_EQ(layer.attn.k_b.dtype, DType::F16);  // rows of 16 values: moved as they are
+    EXPECT_NE(layer.attn.k_b.data, before);
   }
   const DeepSeekModel::Placement again = repacked->repack_weights();
   EXPECT_EQ(again.repacked_bytes + again.moved_bytes, 0);

@@ -1,5 +1,5 @@
-// Q4_K and Q5_0 rows interleaved 16 at a time: the repacking is lossless, and every kernel and
-// view over the interleaved layout computes what it computes over the rows.
+// Q4_K, Q5_0 and Q8_0 rows interleaved 16 at a time: the repacking is lossless, and every kernel
+// and view over the interleaved layout computes what it computes over the rows.
 #include "quant/repack.h"
 
 #include <cmath>
@@ -190,16 +190,19 @@ TEST_P(Repack, OnlyDenseRowsInWholeGroups) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, Repack,
-                         ::testing::Values(Layout{DType::Q4_K, DType::Q4_K_R16}, Layout{DType::Q5_0, DType::Q5_0_R16}),
+                         ::testing::Values(Layout{DType::Q4_K, DType::Q4_K_R16}, Layout{DType::Q5_0, DType::Q5_0_R16},
+                                           Layout{DType::Q8_0, DType::Q8_0_R16}),
                          [](const ::testing::TestParamInfo<Layout>& info) { return std::string(dtype_name(info.param.interleaved)); });
 
-// Q5_0_R16 groups pair a row's blocks: an odd number of them stays as stored.
-TEST(RepackQ5_0, RowsOfWholeBlockPairsOnly) {
-  std::vector<BlockQ5_0> blocks(16 * 3);
-  const Weight odd{.dtype = DType::Q5_0, .rows = 16, .cols = 96, .data = blocks.data(), .row_stride = 96};
-  EXPECT_FALSE(repacked_dtype(odd));
-  std::vector<BlockQ5_0R16> out(2);
-  EXPECT_THROW(repack(odd, DType::Q5_0_R16, out.data()), Error);
+// Q5_0_R16 and Q8_0_R16 groups pair a row's blocks: an odd number of them stays as stored.
+TEST(RepackQ32, RowsOfWholeBlockPairsOnly) {
+  std::vector<BlockQ8_0> blocks(16 * 3);
+  std::vector<BlockQ8_0R16> out(2);
+  for (auto [source, interleaved] : {std::pair{DType::Q5_0, DType::Q5_0_R16}, {DType::Q8_0, DType::Q8_0_R16}}) {
+    const Weight odd{.dtype = source, .rows = 16, .cols = 96, .data = blocks.data(), .row_stride = 96};
+    EXPECT_FALSE(repacked_dtype(odd)) << dtype_name(source);
+    EXPECT_THROW(repack(odd, interleaved, out.data()), Error) << dtype_name(source);
+  }
 }
 
 }  // namespace
