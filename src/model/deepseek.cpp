@@ -629,7 +629,7 @@ std::unique_ptr<DeepSeekModel> DeepSeekModel::load_gguf(const std::string& path,
   return model;
 }
 
-DeepSeekModel::Placement DeepSeekModel::repack_weights() {
+DeepSeekModel::Placement DeepSeekModel::repack_weights(std::optional<int64_t> budget_bytes) {
   if (placed_) return {};
   std::vector<Weight*> targets;
   auto add = [&](Weight& w) {
@@ -658,11 +658,10 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights() {
 
   // Each target's new form: another layout, or the same bytes where only the pages change.
   // Without huge pages a copy gains nothing; views that skip columns and FP8 weights (whose
-  // scales live apart) stay where they are; and so does what would not fit in memory beside the
-  // rest, so that a checkpoint larger than memory still runs from its mapping.
+  // scales live apart) stay where they are; and so does what would not fit in the budget.
   const bool huge_pages = WeightMemory::huge_pages();
   const int64_t available = WeightMemory::available_bytes();
-  const int64_t budget = available < 0 ? std::numeric_limits<int64_t>::max() : available / 10 * 9;
+  const int64_t budget = budget_bytes ? *budget_bytes : available < 0 ? std::numeric_limits<int64_t>::max() : available / 10 * 9;
   std::vector<Weight> placed;
   std::vector<Weight*> sources;
   std::vector<size_t> offsets;
@@ -670,15 +669,11 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights() {
   size_t size = 0;
   for (Weight* w : targets) {
     Weight to = *w;
-    if (std::optional<DType> layout = repacked_dtype(*w)) {
-      to.dtype = *layout;
-      result.repacked_bytes += to.bytes();
-    } else if (huge_pages && w->row_stride == w->cols && !w->block_scale &&
-               result.repacked_bytes + result.moved_bytes + to.bytes() <= budget) {
-      result.moved_bytes += to.bytes();
-    } else {
-      continue;
-    }
+    const std::optional<DType> layout = repacked_dtype(*w);
+    if (layout) to.dtype = *layout;
+    else if (!huge_pages || w->row_stride != w->cols || w->block_scale) continue;
+    if (result.repacked_bytes + result.moved_bytes + to.bytes() > budget) continue;
+    (layout ? result.repacked_bytes : result.moved_bytes) += to.bytes();
     sources.push_back(w);
     placed.push_back(to);
     offsets.push_back(size);

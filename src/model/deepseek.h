@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,16 +42,17 @@ class DeepSeekModel {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
 
-  // Moves the weights that only matmul reads into memory of the model's own, backed by huge
+  // Moves the matrices that matmul multiplies into memory of the model's own, backed by huge
   // pages where the system has them (kernels/weight_memory.h): in a faster layout where this
-  // CPU has one (quant/repack.h), else as they are where huge pages make the move worth it and
-  // they fit in available memory (a checkpoint larger than memory keeps running from its mapping).
-  // The originals' pages go back to the system. Once per model: later calls move nothing.
+  // CPU has one (quant/repack.h), else as they are where huge pages make the move worth it.
+  // At most budget_bytes in all (by default 90% of the available memory), so that a checkpoint
+  // larger than memory keeps running from its mapping. The originals' pages go back to the
+  // system. Once per model: later calls move nothing.
   struct Placement {
     int64_t repacked_bytes = 0;  // into another layout
     int64_t moved_bytes = 0;     // as they are
   };
-  Placement repack_weights();
+  Placement repack_weights(std::optional<int64_t> budget_bytes = std::nullopt);
 
   // A KV cache shaped for this model, holding `capacity_tokens` tokens over all sequences.
   KvCache make_cache(int64_t capacity_tokens) const;

@@ -80,9 +80,32 @@ TEST_P(RandomQuantized, ForwardGivesFiniteVariedLogits) {
   EXPECT_GT(high - low, 0.1f);
 }
 
+// The model's logits after a prefill of 6 tokens (the VNNI panels) and after one more decode
+// step (the threads split interleaved groups whole).
+std::vector<std::vector<float>> prefill_and_decode_logits(DeepSeekModel& model) {
+  KvCache cache = model.make_cache(8);
+  int seq = cache.add_sequence();
+  cache.reserve(seq, 7);
+  Batch prefill, decode;
+  for (int t = 0; t < 6; ++t) prefill.add(100 * t + 5, t, seq, true);
+  decode.add(42, 6, seq, true);
+  std::vector<std::vector<float>> logits;
+  logits.push_back(model.forward(prefill, cache));
+  logits.push_back(model.forward(decode, cache));
+  return logits;
+}
+
+void expect_same_logits(DeepSeekModel& want, DeepSeekModel& got) {
+  const std::vector<std::vector<float>> a = prefill_and_decode_logits(want), b = prefill_and_decode_logits(got);
+  for (int step = 0; step < 2; ++step) {
+    SCOPED_TRACE(step == 0 ? "prefill" : "decode");
+    ASSERT_EQ(a[step].size(), b[step].size());
+    for (size_t j = 0; j < a[step].size(); ++j) ASSERT_NEAR(b[step][j], a[step][j], 1e-3f * (std::fabs(a[step][j]) + 1)) << j;
+  }
+}
+
 // Repacked and moved weights (quant/repack.h, kernels/weight_memory.h) give the logits of the
-// stored ones: prefill of 6 tokens (the VNNI panels), then one decode step (the threads split
-// interleaved groups whole).
+// stored ones.
 TEST_P(RandomQuantized, RepackedWeightsGiveTheSameLogits) {
   ModelConfig config = k_quant_config();
   auto stored = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
@@ -104,23 +127,26 @@ TEST_P(RandomQuantized, RepackedWeightsGiveTheSameLogits) {
   }
   const DeepSeekModel::Placement again = repacked->repack_weights();
   EXPECT_EQ(again.repacked_bytes + again.moved_bytes, 0);
-  for (int step = 0; step < 2; ++step) {
-    SCOPED_TRACE(step == 0 ? "prefill" : "decode");
-    std::vector<float> logits[2];
-    for (int i = 0; i < 2; ++i) {
-      DeepSeekModel& model = i == 0 ? *stored : *repacked;
-      KvCache cache = model.make_cache(8);
-      int seq = cache.add_sequence();
-      cache.reserve(seq, 7);
-      Batch prefill, decode;
-      for (int t = 0; t < 6; ++t) prefill.add(100 * t + 5, t, seq, true);
-      decode.add(42, 6, seq, true);
-      logits[i] = model.forward(prefill, cache);
-      if (step == 1) logits[i] = model.forward(decode, cache);
-    }
-    ASSERT_EQ(logits[0].size(), logits[1].size());
-    for (size_t j = 0; j < logits[0].size(); ++j) ASSERT_NEAR(logits[1][j], logits[0][j], 1e-3f * (std::fabs(logits[0][j]) + 1)) << j;
+  expect_same_logits(*stored, *repacked);
+}
+
+// A budget smaller than the weights places what fits, repacked or not, and leaves the rest
+// where it is stored: the model runs from both.
+TEST_P(RandomQuantized, PlacementStaysWithinItsBudget) {
+  ModelConfig config = k_quant_config();
+  auto stored = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
+  auto partly = DeepSeekModel::random(config, QuantPlan(GetParam(), {}, config.num_hidden_layers), 7);
+  const DeepSeekModel::Placement all = stored->repack_weights(int64_t{0});
+  EXPECT_EQ(all.repacked_bytes + all.moved_bytes, 0);
+  const int64_t budget = int64_t{1} << 20;
+  const DeepSeekModel::Placement placed = partly->repack_weights(budget);
+  EXPECT_LE(placed.repacked_bytes + placed.moved_bytes, budget);
+  if (quant::active_dot_isa() == quant::DotIsa::Avx512Vnni || WeightMemory::huge_pages()) {
+    EXPECT_GT(placed.repacked_bytes + placed.moved_bytes, budget / 2);
+    const Weight& last_gate = partly->weights().layers.back().moe->experts.back().gate;
+    EXPECT_EQ(last_gate.dtype, GetParam() == "q8_0" ? DType::Q8_0 : DType::Q4_K);  // past the budget: as stored
   }
+  expect_same_logits(*stored, *partly);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, RandomQuantized, ::testing::Values("q8_0", "q4_k_m"));
