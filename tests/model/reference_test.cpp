@@ -10,6 +10,7 @@
 #include "io/safetensors.h"
 #include "kernels/cpu.h"
 #include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
 #include "model/deepseek.h"
 
 namespace dseek {
@@ -83,6 +84,22 @@ TEST_P(ReferenceTest, PrefillLogitsMatchAtEveryPosition) {
     EXPECT_LE(relative_l2(logits, want, vocab()), 1e-4) << p << " position " << t;
     EXPECT_EQ(argmax(logits, vocab()), argmax(want, vocab())) << p << " position " << t;
   });
+}
+
+// Prefill's experts run whole on one thread when they have at most a thread's share of the
+// tokens, else split over the threads: one thread, a mix (v2-lite-tiny's 2 of 8 experts per
+// token on 8 threads) and all split (16 threads).
+TEST_P(ReferenceTest, PrefillMatchesOnAnyNumberOfThreads) {
+  struct RestoreThreads {
+    ~RestoreThreads() { ThreadPool::set_global_threads(physical_cores()); }
+  } restore;
+  for (int threads : {1, 8, 16}) {
+    ThreadPool::set_global_threads(threads);
+    prefill_prompts([&](const std::string& p, size_t t, const float* logits, const float* want) {
+      EXPECT_LE(relative_l2(logits, want, vocab()), 1e-4) << p << " position " << t << ", " << threads << " threads";
+      EXPECT_EQ(argmax(logits, vocab()), argmax(want, vocab())) << p << " position " << t << ", " << threads << " threads";
+    });
+  }
 }
 
 TEST_P(ReferenceTest, IncrementalGreedyDecodingMatches) {
