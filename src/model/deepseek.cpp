@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <utility>
 
 #include "kernels/activation.h"
 #include "kernels/matmul.h"
@@ -22,7 +23,21 @@
 namespace dseek {
 namespace {
 
-using Buffer = std::vector<float>;
+// Scratch floats, not zeroed when made or grown (value-initialization is), since every use
+// writes them before it reads: zeroing a layer's buffers cost 1% of pp512.
+template <typename T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    if constexpr (sizeof...(Args) == 0) ::new (static_cast<void*>(p)) U;
+    else ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using Buffer = std::vector<float, UninitializedAllocator<float>>;
 
 // Runs fn(begin, end) over items [0, count) of `size` floats each: split over the threads in
 // prefill, where the element-wise work would otherwise leave all but one core idle between
@@ -303,11 +318,7 @@ void causal_attention(const float* q, int64_t per_token, const std::vector<int64
     for (int64_t r = begin; r < end; ++r) {
       float* s = scores.data() + r * length;
       int64_t visible = positions[r / per_token] + 1;  // causal: positions up to its own
-      float max = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < visible; ++j) max = std::max(max, s[j] *= scale);
-      double sum = 0;
-      for (int64_t j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - max));
-      for (int64_t j = 0; j < visible; ++j) s[j] = static_cast<float>(s[j] / sum);
+      softmax(s, visible, scale);
       std::fill(s + visible, s + length, 0.0f);
     }
   });
@@ -736,7 +747,8 @@ std::vector<float> DeepSeekModel::forward(const Batch& batch, KvCache& cache) co
   for (int64_t t = 0; t < n; ++t)
     if (batch.want_logits[t]) wanted.push_back(t);
   int64_t m = static_cast<int64_t>(wanted.size());
-  Buffer normed(m * d), logits(m * c.vocab_size);
+  Buffer normed(m * d);
+  std::vector<float> logits(m * c.vocab_size);
   for (int64_t i = 0; i < m; ++i)
     rms_norm(h.data() + wanted[i] * d, 1, d, weights_.final_norm, c.rms_norm_eps, normed.data() + i * d);
   matmul(normed.data(), m, weights_.lm_head, logits.data());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -50,6 +51,33 @@ TEST(Activation, SiluMulAtInfinities) {
     EXPECT_EQ(g[0], inf) << isa_name(isa);  // silu(x) -> x
     EXPECT_TRUE(std::isnan(g[1])) << isa_name(isa);  // -inf / inf, as the formula gives
     EXPECT_TRUE(std::isnan(g[2])) << isa_name(isa);
+  }
+  set_isa(best_isa());
+}
+
+// Attention's softmax against the formula in double, over lengths that reach the vector tails
+// and rows whose small terms underflow to 0.
+TEST(Activation, SoftmaxMatchesTheFormula) {
+  std::vector<float> row;
+  for (int i = 0; i < 700; ++i) row.push_back(std::sin(0.37f * i) * (i % 7 == 0 ? 900.0f : 25.0f));
+  const float scale = 0.0883883f;
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    set_isa(isa);
+    for (size_t n : {size_t{1}, size_t{13}, size_t{16}, size_t{17}, size_t{64}, size_t{700}}) {
+      std::vector<float> s(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(n));
+      softmax(s.data(), static_cast<int64_t>(n), scale);
+      double max = -INFINITY, sum = 0;
+      for (size_t i = 0; i < n; ++i) max = std::max(max, static_cast<double>(scale) * row[i]);
+      for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(scale) * row[i] - max);
+      for (size_t i = 0; i < n; ++i) {
+        const double x = static_cast<double>(scale) * row[i], expected = std::exp(x - max) / sum;
+        // Rounding scale · s and its difference from the largest, in float, moves exp's
+        // argument by up to an ulp of each.
+        const double argument_error = 1.2e-7 * (std::abs(x) + std::abs(x - max));
+        EXPECT_NEAR(s[i], expected, (1e-6 + argument_error) * expected + 1e-37) << isa_name(isa) << " n = " << n << " at " << i;
+      }
+    }
   }
   set_isa(best_isa());
 }
