@@ -8,6 +8,7 @@
 
 #include "kernels/cpu.h"
 #include "kernels/matmul_impl.h"
+#include "kernels/thread_pool.h"
 #include "quant/formats.h"
 #include "quant/quant_matmul.h"
 #include "util/error.h"
@@ -72,6 +73,11 @@ void matmul(const float* x, int64_t m, const Weight& w, float* y) {
 
 MatvecInput::MatvecInput(const float* x, const Weight& w) : x_(x), dtype_(w.dtype), cols_(w.cols) {
   if (is_quantized(w.dtype)) quantized_ = quant_prepare_row(x, w);
+}
+
+int64_t matvec_piece_bytes(int64_t bytes) {
+  constexpr int64_t kPiecesPerThread = 16;
+  return std::clamp<int64_t>(bytes / (kPiecesPerThread * ThreadPool::global().size()), 64 << 10, 1 << 20);
 }
 
 bool MatvecInput::serves(const float* x, const Weight& w) const {

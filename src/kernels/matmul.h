@@ -13,9 +13,11 @@ namespace dseek {
 // y[m, N] = x[m, K] · Wᵀ, W = [N, K]. x and y are dense row-major.
 void matmul(const float* x, int64_t m, const Weight& w, float* y);
 
-// Weight bytes per piece of decode work that the threads balance (ThreadPool::parallel_pieces):
-// microseconds of streaming each, against one compare-and-swap.
-inline constexpr int64_t kMatvecPieceBytes = 64 << 10;
+// Weight bytes per piece of a decode product of `bytes` in all, that the threads balance
+// (ThreadPool::parallel_pieces): about 16 pieces per thread, from 64 KiB (microseconds of
+// streaming against a compare-and-swap) to 1 MiB. Each piece costs its bookkeeping and a call
+// into the kernels, and 64 KiB pieces of decode's larger products cost a few percent of a token.
+int64_t matvec_piece_bytes(int64_t bytes);
 
 // One row x prepared for products with weights of one format (quantized to int8 for the block
 // formats), for a caller that splits products over threads itself in ranges of rows, as decode

@@ -105,7 +105,7 @@ void matmul_each(const std::vector<Product>& products, int64_t m) {
     input_of.push_back(same != inputs.end() ? &*same : &inputs.emplace_back(p.x, p.w));
     start.push_back(start.back() + p.w.bytes());
   }
-  ThreadPool::global().parallel_pieces((start.back() + kUnit - 1) / kUnit, kMatvecPieceBytes / kUnit, [&](int, int64_t begin, int64_t end) {
+  ThreadPool::global().parallel_pieces((start.back() + kUnit - 1) / kUnit, matvec_piece_bytes(start.back()) / kUnit, [&](int, int64_t begin, int64_t end) {
     // Only the products that overlap the piece.
     auto first = std::upper_bound(start.begin(), start.end(), begin * kUnit) - start.begin() - 1;
     for (size_t i = first; i < products.size() && start[i] < end * kUnit; ++i) {

@@ -151,7 +151,7 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
   const int64_t group = dtype_row_group(w.dtype);  // rows one dot call covers
   if (m <= quant::kMaxRows) {  // decode: stream every weight row once, split over the threads
     const int64_t group_bytes = group * static_cast<int64_t>(row.stride);
-    pool.parallel_pieces(n_rows / group, (kMatvecPieceBytes + group_bytes - 1) / group_bytes, [&](int, int64_t begin, int64_t end) {
+    pool.parallel_pieces(n_rows / group, (matvec_piece_bytes(n_rows * static_cast<int64_t>(row.stride)) + group_bytes - 1) / group_bytes, [&](int, int64_t begin, int64_t end) {
       for (int64_t n = begin * group; n < end * group; n += group)
         dot(nb, row[n], act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
     });

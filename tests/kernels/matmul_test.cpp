@@ -262,6 +262,17 @@ TEST(Matmul, UnevenThreadCounts) {
   ThreadPool::set_global_threads(physical_cores());
 }
 
+// Decode's pieces: 64 KiB for small products, about 16 per thread for larger ones, at most 1 MiB.
+TEST(Matmul, MatvecPiecesGrowWithTheProduct) {
+  for (int threads : {1, 2, 8}) {
+    ThreadPool::set_global_threads(threads);
+    EXPECT_EQ(matvec_piece_bytes(4096), 64 << 10);
+    EXPECT_EQ(matvec_piece_bytes(int64_t{16} * threads * (200 << 10)), 200 << 10) << threads << " threads";
+    EXPECT_EQ(matvec_piece_bytes(int64_t{1} << 40), 1 << 20);
+  }
+  ThreadPool::set_global_threads(physical_cores());
+}
+
 TEST(Matmul, EmptyShapes) {
   IsaScope scope;
   std::mt19937 rng(5);
