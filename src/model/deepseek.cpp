@@ -129,12 +129,10 @@ void swiglu(float* g, const float* u, int64_t n) {
 // SwiGLU feed-forward: down(silu(gate(x)) * up(x)) on n rows.
 void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) {
   int64_t inner = w.gate.rows;
-  // Unzeroed: the products write every value, and zeroing a prefill's experts' buffers held the
-  // other threads up for 1.5% of it.
-  const auto g = std::make_unique_for_overwrite<float[]>(n * inner), u = std::make_unique_for_overwrite<float[]>(n * inner);
-  matmul_each({{x, w.gate, g.get()}, {x, w.up, u.get()}}, n);
-  swiglu(g.get(), u.get(), n * inner);
-  matmul(g.get(), n, w.down, out);
+  Buffer g(n * inner), u(n * inner);
+  matmul_each({{x, w.gate, g.data()}, {x, w.up, u.data()}}, n);
+  swiglu(g.data(), u.data(), n * inner);
+  matmul(g.data(), n, w.down, out);
 }
 
 // out[d] = sum of weight_i · mlp_i(x) for one row x: every gate and up product in one
