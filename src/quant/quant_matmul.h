@@ -5,6 +5,8 @@
 // RMS error about 0.5% (32-value blocks) to 0.8% (Q8_K) on Gaussian data (see
 // tests/quant/quant_matmul_test.cpp). Many activation rows on AVX-512 VNNI take a register-tiled
 // kernel over packed weight panels (quant/gemm_vnni.inc); the others, dot kernels per weight row.
+// The panels of Q4_K_R16 also round the weights, to int8 with a step per 256 values: about as
+// much error again (tests/quant/repack_test.cpp).
 #pragma once
 
 #include <cstdint>

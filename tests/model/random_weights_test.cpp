@@ -95,11 +95,22 @@ std::vector<std::vector<float>> prefill_and_decode_logits(DeepSeekModel& model) 
   return logits;
 }
 
-void expect_same_logits(DeepSeekModel& want, DeepSeekModel& got) {
+// Either layout gives the same integer sums, so the logits agree to float rounding, but where
+// prefill runs over Q4_K_R16, whose panels requantize the weights (quant_matmul.h): 0.7% RMS
+// noise per product, which moves some of this random model's routing choices, and the keys
+// that decode then reads. The logits then agree in relative L2 (measured 2.4%; one block read
+// wrong gives about 100%).
+void expect_same_logits(DeepSeekModel& want, DeepSeekModel& got, bool prefill_requantized) {
   const std::vector<std::vector<float>> a = prefill_and_decode_logits(want), b = prefill_and_decode_logits(got);
   for (int step = 0; step < 2; ++step) {
     SCOPED_TRACE(step == 0 ? "prefill" : "decode");
     ASSERT_EQ(a[step].size(), b[step].size());
+    if (prefill_requantized) {
+      double diff = 0, norm = 0;
+      for (size_t j = 0; j < a[step].size(); ++j) diff += (b[step][j] - a[step][j]) * (b[step][j] - a[step][j]), norm += a[step][j] * a[step][j];
+      EXPECT_LT(std::sqrt(diff / norm), 0.05);
+      continue;
+    }
     for (size_t j = 0; j < a[step].size(); ++j) ASSERT_NEAR(b[step][j], a[step][j], 1e-3f * (std::fabs(a[step][j]) + 1)) << j;
   }
 }
@@ -127,7 +138,7 @@ TEST_P(RandomQuantized, RepackedWeightsGiveTheSameLogits) {
   }
   const DeepSeekModel::Placement again = repacked->repack_weights();
   EXPECT_EQ(again.repacked_bytes + again.moved_bytes, 0);
-  expect_same_logits(*stored, *repacked);
+  expect_same_logits(*stored, *repacked, vnni && GetParam() == "q4_k_m");
 }
 
 // A budget smaller than the weights places what fits, repacked or not, and leaves the rest
@@ -146,7 +157,7 @@ TEST_P(RandomQuantized, PlacementStaysWithinItsBudget) {
     const Weight& last_gate = partly->weights().layers.back().moe->experts.back().gate;
     EXPECT_EQ(last_gate.dtype, GetParam() == "q8_0" ? DType::Q8_0 : DType::Q4_K);  // past the budget: as stored
   }
-  expect_same_logits(*stored, *partly);
+  expect_same_logits(*stored, *partly, quant::active_dot_isa() == quant::DotIsa::Avx512Vnni && GetParam() == "q4_k_m");
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, RandomQuantized, ::testing::Values("q8_0", "q4_k_m"));

@@ -2,6 +2,7 @@
 // and view over the interleaved layout computes what it computes over the rows.
 #include "quant/repack.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/convert.h"
 #include "kernels/cpu.h"
 #include "kernels/matmul.h"
 #include "quant/dot.h"
@@ -107,11 +109,16 @@ TEST_P(Repack, DotKernelsMatchTheRowKernel) {
   }
 }
 
-// Decode (m <= 4), tiles of dot kernels and the VNNI panels (m >= 5) against the row layout.
+// Decode (m <= 4), tiles of dot kernels and the VNNI panels (m >= 5) against the row layout;
+// but Q4_K_R16's panels, which requantize (the test below).
+bool requantizes(DType weight, int64_t m) {
+  return weight == DType::Q4_K_R16 && m >= 5 && quant::active_dot_isa() == quant::DotIsa::Avx512Vnni;
+}
 TEST_P(Repack, MatmulMatchesTheRowLayout) {
   Repacked w(GetParam(), 96, 512, 3);
   for_each_isa([&] {
     for (int64_t m : {1, 3, 4, 5, 9, 70}) {
+      if (requantizes(w.r16.dtype, m)) continue;
       SCOPED_TRACE(::testing::Message() << "m=" << m);
       std::vector<float> x = gaussian(m * w.cols, 4), want(m * w.rows), got(m * w.rows, NAN);
       matmul(x.data(), m, w.source, want.data());
@@ -193,6 +200,46 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Repack,
                          ::testing::Values(Layout{DType::Q4_K, DType::Q4_K_R16}, Layout{DType::Q5_0, DType::Q5_0_R16},
                                            Layout{DType::Q8_0, DType::Q8_0_R16}),
                          [](const ::testing::TestParamInfo<Layout>& info) { return std::string(dtype_name(info.param.interleaved)); });
+
+// Q4_K_R16's prefill panels requantize each block of a row, d*sc*q - dmin*m, to int8 levels of
+// one step: the block's bound (max over its sub-blocks of dmin*m and |15*d*sc - dmin*m|) / 127.
+// Against the row layout, whose panels use the levels as stored, each weight then moves by a
+// rounding error within half a step, each y by Σ_k x_k·δ_k: σ² = Σ_k x_k² step² / 12, and the
+// differences' RMS is that σ's (a coarser step, or none, fails), each within 6σ.
+TEST(RepackQ4K, PrefillRequantizesEachBlockWithinHalfAStep) {
+  if (quant::active_dot_isa() != quant::DotIsa::Avx512Vnni) GTEST_SKIP() << "the panels run on AVX-512 VNNI";
+  Repacked w(Layout{DType::Q4_K, DType::Q4_K_R16}, 64, 1024, 11);
+  const int64_t blocks = w.cols / 256;
+  std::vector<float> step(w.rows * blocks);
+  for (int64_t n = 0; n < w.rows; ++n)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const auto& g = reinterpret_cast<const BlockQ4_KR16*>(w.lines.data())[n / 16 * blocks + b];
+      const int l = static_cast<int>(n % 16);
+      const float d = f16_to_f32(g.d[l]), dmin = f16_to_f32(g.dmin[l]);
+      float bound = 0;
+      for (int s = 0; s < 8; ++s) {
+        const float low = dmin * g.mins[s / 2][l][s % 2];
+        bound = std::max({bound, low, std::fabs(15 * d * g.scales[s][l] - low)});
+      }
+      step[n * blocks + b] = bound / 127;
+    }
+  for (int64_t m : {5, 16, 70}) {
+    SCOPED_TRACE(::testing::Message() << "m=" << m);
+    std::vector<float> x = gaussian(m * w.cols, 12), want(m * w.rows), got(m * w.rows);
+    matmul(x.data(), m, w.source, want.data());
+    matmul(x.data(), m, w.r16, got.data());
+    double diff2 = 0, var_sum = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t n = 0; n < w.rows; ++n) {
+        double var = 0;
+        for (int64_t c = 0; c < w.cols; ++c) var += double(x[i * w.cols + c]) * x[i * w.cols + c] * step[n * blocks + c / 256] * step[n * blocks + c / 256] / 12;
+        const double diff = got[i * w.rows + n] - want[i * w.rows + n];
+        ASSERT_LE(std::fabs(diff), 6 * std::sqrt(var) + 1e-4 * (std::fabs(want[i * w.rows + n]) + 1)) << "row " << i << " col " << n;
+        diff2 += diff * diff, var_sum += var;
+      }
+    EXPECT_NEAR(std::sqrt(diff2 / var_sum), 1.0, 0.25);
+  }
+}
 
 // Q5_0_R16 and Q8_0_R16 groups pair a row's blocks: an odd number of them stays as stored.
 TEST(RepackQ32, RowsOfWholeBlockPairsOnly) {
