@@ -16,6 +16,7 @@
 #include "kernels/cpu.h"
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
+#include "util/error.h"
 
 namespace dseek::cli {
 namespace {
@@ -54,13 +55,15 @@ void add_bench_command(CLI::App& app) {
   auto options = std::make_shared<ModelOptions>();
   auto bench = std::make_shared<BenchOptions>();
   add_model_options(cmd, *options);
-  cmd->add_option("-p,--prompt-tokens", bench->prompt_tokens, "Prefill test length (pp)")->check(CLI::PositiveNumber);
-  cmd->add_option("-g,--gen-tokens", bench->generated_tokens, "Decode test length (tg)")->check(CLI::PositiveNumber);
+  // 0 skips a test, as in llama-bench.
+  cmd->add_option("-p,--prompt-tokens", bench->prompt_tokens, "Prefill test length (pp; 0: none)")->check(CLI::Range(0, 1000000));
+  cmd->add_option("-g,--gen-tokens", bench->generated_tokens, "Decode test length (tg; 0: none)")->check(CLI::Range(0, 1000000));
   cmd->add_option("-r,--repetitions", bench->repetitions, "Runs of each test (mean ± sd, and the best)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--bandwidth-gib", bench->bandwidth_gib, "Buffer size of the bandwidth measurement")
       ->check(CLI::PositiveNumber);
   cmd->callback([=] {
+    if (bench->prompt_tokens == 0 && bench->generated_tokens == 0) fail("--prompt-tokens and --gen-tokens are both 0: no test to run");
     auto model = load_model(*options);
     const ModelConfig& config = model->config();
     std::mt19937 rng(1234);
@@ -103,25 +106,26 @@ void add_bench_command(CLI::App& app) {
       return seconds;
     };
     Rates pp, tg;
-    for (int r = 0; r < bench->repetitions; ++r) pp.add(bench->prompt_tokens / prefill());
-    for (int r = 0; r < bench->repetitions; ++r) tg.add(bench->generated_tokens / decode());
+    for (int r = 0; bench->prompt_tokens > 0 && r < bench->repetitions; ++r) pp.add(bench->prompt_tokens / prefill());
+    for (int r = 0; bench->generated_tokens > 0 && r < bench->repetitions; ++r) tg.add(bench->generated_tokens / decode());
 
-    double bytes_per_token = static_cast<double>(model->weights().decode_bytes(config));
-    double decode_gbs = bytes_per_token * tg.mean() / 1e9;
     double peak_rss = peak_rss_gib();  // before the bandwidth buffers add theirs
     size_t buffer = static_cast<size_t>(bench->bandwidth_gib * (1 << 30));
     double read_gbs = measure_read_bandwidth(buffer), copy_gbs = measure_copy_bandwidth(buffer);
 
     std::printf("| %-6s | %16s | %8s |\n", "test", "t/s", "best t/s");
-    std::printf("| pp%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->prompt_tokens, pp.mean(), pp.sd(), pp.best());
-    std::printf("| tg%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->generated_tokens, tg.mean(), tg.sd(), tg.best());
+    if (bench->prompt_tokens > 0) std::printf("| pp%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->prompt_tokens, pp.mean(), pp.sd(), pp.best());
+    if (bench->generated_tokens > 0) std::printf("| tg%-4d | %7.2f ± %6.2f | %8.2f |\n", bench->generated_tokens, tg.mean(), tg.sd(), tg.best());
     std::printf("threads: %d, kernels: %s, activations: %s\n", ThreadPool::global().size(), isa_summary().c_str(),
                 bf16_activations() ? "bf16" : "f32");
     std::printf("peak RSS: %.2f GiB\n", peak_rss);
-    std::printf("decode reads %.1f MB of weights per token: %.1f GB/s\n", bytes_per_token / 1e6, decode_gbs);
     std::printf("machine bandwidth (same run): read %.1f GB/s, copy %.1f GB/s\n", read_gbs, copy_gbs);
-    std::printf("decode bandwidth: %.0f%% of read, %.0f%% of copy\n", 100 * decode_gbs / read_gbs,
-                100 * decode_gbs / copy_gbs);
+    if (bench->generated_tokens > 0) {
+      double bytes_per_token = static_cast<double>(model->weights().decode_bytes(config));
+      double decode_gbs = bytes_per_token * tg.mean() / 1e9;
+      std::printf("decode reads %.1f MB of weights per token: %.1f GB/s\n", bytes_per_token / 1e6, decode_gbs);
+      std::printf("decode bandwidth: %.0f%% of read, %.0f%% of copy\n", 100 * decode_gbs / read_gbs, 100 * decode_gbs / copy_gbs);
+    }
   });
 }
 

@@ -19,5 +19,24 @@ TEST(BenchCommand, ReportsRepeatedRatesAndDecodeBandwidth) {
   EXPECT_NE(r.out.find("decode bandwidth: "), std::string::npos) << r.out;
 }
 
+// As in llama-bench, a length of 0 skips its test; both 0, or no repetitions, is an error
+// before the model loads.
+TEST(BenchCommand, ZeroLengthSkipsItsTest) {
+  ProcessResult r = run_dseek({"bench", "--preset", "deepseek-v2-lite", "--dummy", "--layers", "1", "--dtype", "q8_0",
+                               "-p", "4", "-g", "0", "--bandwidth-gib", "0.0625", "-t", "2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("| pp4    |"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("| tg"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("decode"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
+
+  ProcessResult none = run_dseek({"bench", "--preset", "deepseek-v2-lite", "--dummy", "-p", "0", "-g", "0"});
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.err.find("both 0"), std::string::npos) << none.err;
+  ProcessResult no_runs = run_dseek({"bench", "--preset", "deepseek-v2-lite", "--dummy", "-r", "0"});
+  EXPECT_NE(no_runs.status, 0);
+  EXPECT_NE(no_runs.err.find("--repetitions"), std::string::npos) << no_runs.err;
+}
+
 }  // namespace
 }  // namespace dseek::cli_test
