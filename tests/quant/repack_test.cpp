@@ -1,5 +1,6 @@
 // Q4_K, Q5_0 and Q8_0 rows interleaved 16 at a time: the repacking is lossless, and every kernel
-// and view over the interleaved layout computes what it computes over the rows.
+// and view over the interleaved layout computes what it computes over the rows, but Q4_K's
+// prefill panels, which requantize within a bound of their own.
 #include "quant/repack.h"
 
 #include <algorithm>
