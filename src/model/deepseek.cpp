@@ -657,7 +657,7 @@ std::unique_ptr<DeepSeekModel> DeepSeekModel::load_gguf(const std::string& path,
 }
 
 DeepSeekModel::Placement DeepSeekModel::repack_weights(std::optional<int64_t> budget_bytes) {
-  if (placed_) return {};
+  if (!placed_.empty()) return {};
   std::vector<Weight*> targets;
   auto add = [&](Weight& w) {
     if (w.data) targets.push_back(&w);
@@ -689,37 +689,59 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights(std::optional<int64_t> bu
   const bool huge_pages = WeightMemory::huge_pages();
   const int64_t available = WeightMemory::available_bytes();
   const int64_t budget = budget_bytes ? *budget_bytes : available < 0 ? std::numeric_limits<int64_t>::max() : available / 10 * 9;
-  std::vector<Weight> placed;
-  std::vector<Weight*> sources;
-  std::vector<size_t> offsets;
-  Placement result;
-  size_t size = 0;
+  struct Move {
+    Weight* source;
+    Weight to;
+  };
+  std::vector<Move> pending;
   for (Weight* w : targets) {
     Weight to = *w;
     const std::optional<DType> layout = repacked_dtype(*w);
     if (layout) to.dtype = *layout;
     else if (!huge_pages || w->row_stride != w->cols || w->block_scale) continue;
-    if (result.repacked_bytes + result.moved_bytes + to.bytes() > budget) continue;
-    (layout ? result.repacked_bytes : result.moved_bytes) += to.bytes();
-    sources.push_back(w);
-    placed.push_back(to);
-    offsets.push_back(size);
-    size += (static_cast<size_t>(to.bytes()) + 63) / 64 * 64;  // the repacked layouts want 64-byte alignment
+    pending.push_back({w, to});
   }
-  placed_ = std::make_unique<WeightMemory>(size);
-  ThreadPool::global().parallel_for(static_cast<int64_t>(sources.size()), [&](int, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const Weight source = *sources[i];
-      unsigned char* to = placed_->data() + offsets[i];
-      if (placed[i].dtype != source.dtype) {
-        *sources[i] = repack(source, placed[i].dtype, to);
-      } else {
-        std::memcpy(to, source.data, static_cast<size_t>(source.bytes()));
-        sources[i]->data = to;
+  // A file's pages stay cached when their mapping goes, so what is placed from a file counts
+  // against the budget for good. Weights made in memory give their pages back as they are
+  // placed: those go in rounds, each within the budget, until all are placed.
+  const bool gives_back = random_ != nullptr;
+  Placement result;
+  int64_t room = budget;
+  do {
+    std::vector<Move> round, later;
+    std::vector<size_t> offsets;
+    size_t size = 0;
+    int64_t round_bytes = 0;
+    for (const Move& move : pending) {
+      if (round_bytes + move.to.bytes() > room) {
+        later.push_back(move);
+        continue;
       }
-      if (source.data != weights_.embed.data) release_pages(source.data, source.bytes());  // a tied head's rows are still read
+      round_bytes += move.to.bytes();
+      (move.to.dtype != move.source->dtype ? result.repacked_bytes : result.moved_bytes) += move.to.bytes();
+      round.push_back(move);
+      offsets.push_back(size);
+      size += (static_cast<size_t>(move.to.bytes()) + 63) / 64 * 64;  // the repacked layouts want 64-byte alignment
     }
-  });
+    WeightMemory& memory = *placed_.emplace_back(std::make_unique<WeightMemory>(size));
+    ThreadPool::global().parallel_for(static_cast<int64_t>(round.size()), [&](int, int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const Weight source = *round[i].source;
+        unsigned char* to = memory.data() + offsets[i];
+        if (round[i].to.dtype != source.dtype) {
+          *round[i].source = repack(source, round[i].to.dtype, to);
+        } else {
+          std::memcpy(to, source.data, static_cast<size_t>(source.bytes()));
+          round[i].source->data = to;
+        }
+        if (source.data != weights_.embed.data) release_pages(source.data, source.bytes());  // a tied head's rows are still read
+      }
+    });
+    result.peak_bytes = std::max(result.peak_bytes, round_bytes);
+    if (!gives_back) room -= round_bytes;
+    if (round.empty()) break;
+    pending = std::move(later);
+  } while (gives_back && !pending.empty());
   return result;
 }
 

@@ -45,12 +45,14 @@ class DeepSeekModel {
   // Moves the matrices that matmul multiplies into memory of the model's own, backed by huge
   // pages where the system has them (kernels/weight_memory.h): in a faster layout where this
   // CPU has one (quant/repack.h), else as they are where huge pages make the move worth it.
-  // At most budget_bytes in all (by default 90% of the available memory), so that a checkpoint
-  // larger than memory keeps running from its mapping. The originals' pages go back to the
-  // system. Once per model: later calls move nothing.
+  // The originals' pages go back to the system. At most budget_bytes (by default 90% of the
+  // available memory) beyond what they give back, so that a checkpoint larger than memory keeps
+  // running from its mapping: a file's pages stay cached, so all it places counts, while random
+  // weights' memory is freed as it goes. Once per model: later calls move nothing.
   struct Placement {
     int64_t repacked_bytes = 0;  // into another layout
     int64_t moved_bytes = 0;     // as they are
+    int64_t peak_bytes = 0;      // the most placed while the originals still held their memory
   };
   Placement repack_weights(std::optional<int64_t> budget_bytes = std::nullopt);
 
@@ -69,7 +71,7 @@ class DeepSeekModel {
   std::unique_ptr<Checkpoint> checkpoint_;       // the mapped files of a loaded model
   std::unique_ptr<RandomWeights> random_;        // or the weights of a random one
   std::unique_ptr<GgufFile> gguf_;               // or the mapped GGUF file
-  std::unique_ptr<WeightMemory> placed_;  // the weights moved by repack_weights()
+  std::vector<std::unique_ptr<WeightMemory>> placed_;  // the weights moved by repack_weights()
   ModelWeights weights_;
 };
 

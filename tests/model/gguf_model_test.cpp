@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "../io/io_test_util.h"
 #include "../tools/fixture_reference.h"
 #include "model/deepseek.h"
+#include "quant/dot.h"
 #include "tools/quantize.h"
 #include "util/error.h"
 
@@ -70,6 +72,34 @@ TEST(GgufModel, ConfigRoundTrips) {
     EXPECT_NEAR(got.rope_mscale_all_dim, want.rope_mscale_all_dim, 1e-6) << name;
     EXPECT_NEAR(got.softmax_scale(), want.softmax_scale(), 1e-6 * want.softmax_scale()) << name;
   }
+}
+
+// A file's pages stay cached once placed weights leave its mapping, so a budget smaller than
+// its weights places what fits, once, and the model runs from both.
+TEST(GgufModel, PlacementFromAFileStaysWithinItsBudget) {
+  TempDir tmp;
+  QuantizeOptions options;
+  options.type = "Q8_0";
+  const std::string path = tmp.file("m.gguf");
+  quantize_model(model_dir("v2-lite-tiny"), path, options);
+  auto whole = DeepSeekModel::load_gguf(path);
+  auto partly = DeepSeekModel::load_gguf(path);
+  const DeepSeekModel::Placement all = whole->repack_weights();
+  const int64_t total = all.repacked_bytes + all.moved_bytes;
+  EXPECT_EQ(all.peak_bytes, total);
+  const DeepSeekModel::Placement placed = partly->repack_weights(total / 2);
+  EXPECT_LE(placed.repacked_bytes + placed.moved_bytes, total / 2);
+  EXPECT_EQ(placed.peak_bytes, placed.repacked_bytes + placed.moved_bytes);
+  if (quant::active_dot_isa() == quant::DotIsa::Avx512Vnni || WeightMemory::huge_pages()) {
+    EXPECT_GT(placed.peak_bytes, total / 4);
+  }
+  KvCache whole_cache = whole->make_cache(8), partly_cache = partly->make_cache(8);
+  Batch batch;
+  for (int t = 0; t < 6; ++t) batch.add(100 * t + 5, t, 0, true);
+  for (KvCache* cache : {&whole_cache, &partly_cache}) cache->reserve(cache->add_sequence(), 6);
+  const std::vector<float> want = whole->forward(batch, whole_cache), got = partly->forward(batch, partly_cache);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t j = 0; j < want.size(); ++j) ASSERT_NEAR(got[j], want[j], 1e-3f * (std::fabs(want[j]) + 1)) << j;
 }
 
 // A copy of `path` with `key` removed, or tensor `tensor` given the shape [1].
