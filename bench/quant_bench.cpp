@@ -87,6 +87,7 @@ BENCHMARK_CAPTURE(QuantMatmul, Q4_K_expert_1408x2048, DType::Q4_K, 1408, 2048)->
 BENCHMARK_CAPTURE(QuantMatmul, Q4_K_R16_expert_1408x2048, DType::Q4_K_R16, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q6_K_expert_1408x2048, DType::Q6_K, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_expert_1408x2048, DType::Q8_0, 1408, 2048)->Apply(AllRows);
+BENCHMARK_CAPTURE(QuantMatmul, Q8_0_R16_expert_1408x2048, DType::Q8_0_R16, 1408, 2048)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q5_0_down_2048x1408, DType::Q5_0, 2048, 1408)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q5_0_R16_down_2048x1408, DType::Q5_0_R16, 2048, 1408)->Apply(AllRows);
 BENCHMARK_CAPTURE(QuantMatmul, Q8_0_down_2048x1408, DType::Q8_0, 2048, 1408)->Apply(AllRows);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <type_traits>
 
 #include "kernels/thread_pool.h"
