@@ -706,14 +706,13 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights(std::optional<int64_t> bu
   // placed: those go in rounds, each within the budget, until all are placed.
   const bool gives_back = random_ != nullptr;
   Placement result;
-  int64_t room = budget;
   do {
     std::vector<Move> round, later;
     std::vector<size_t> offsets;
     size_t size = 0;
     int64_t round_bytes = 0;
     for (const Move& move : pending) {
-      if (round_bytes + move.to.bytes() > room) {
+      if (round_bytes + move.to.bytes() > budget) {
         later.push_back(move);
         continue;
       }
@@ -738,7 +737,6 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights(std::optional<int64_t> bu
       }
     });
     result.peak_bytes = std::max(result.peak_bytes, round_bytes);
-    if (!gives_back) room -= round_bytes;
     if (round.empty()) break;
     pending = std::move(later);
   } while (gives_back && !pending.empty());
