@@ -79,6 +79,13 @@ void add_in_place(float* y, const float* x, int64_t n) {
   });
 }
 
+// Rows `rows` of x, width apart, as a dense [rows, width].
+Buffer gather_rows(const float* x, int64_t width, const std::vector<int64_t>& rows) {
+  Buffer out(static_cast<int64_t>(rows.size()) * width);
+  for (size_t i = 0; i < rows.size(); ++i) std::copy_n(x + rows[i] * width, width, out.data() + static_cast<int64_t>(i) * width);
+  return out;
+}
+
 // y[m, N] = x[m, K] · Wᵀ.
 struct Product {
   const float* x;
@@ -484,9 +491,11 @@ void attend_absorbed(const ModelConfig& c, const AttentionWeights& a, int layer,
 }
 
 // Multi-head latent attention: the cache keeps one normalized latent and one rotated rope key
-// per token; each sequence attends in whichever exact form is cheaper (expansion_pays).
+// per token; each sequence attends in whichever exact form is cheaper (expansion_pays). Every
+// token of the batch goes to the cache, but only the rows in `kept` (ascending) attend: out is
+// [kept, hidden].
 void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float* x, const Batch& batch,
-         const Rope::Table& rope, KvCache& cache, float* out) {
+         const Rope::Table& rope, KvCache& cache, const std::vector<int64_t>& kept, float* out) {
   const int64_t n = batch.size(), heads = c.num_attention_heads;
   const int64_t nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim, qk = c.qk_head_dim();
   const int64_t v_dim = c.v_head_dim, rank = c.kv_lora_rank, width = rank + rope_dim;
@@ -513,7 +522,7 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
   });
 
   std::map<int, std::vector<int64_t>> by_sequence;
-  for (int64_t t = 0; t < n; ++t) by_sequence[batch.sequences[t]].push_back(t);
+  for (int64_t t : kept) by_sequence[batch.sequences[t]].push_back(t);
   Buffer heads_out(n * heads * v_dim);
   std::vector<int64_t> absorbed;
   for (const auto& [sequence, tokens] : by_sequence) {
@@ -530,21 +539,29 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
       absorbed.insert(absorbed.end(), tokens.begin(), tokens.end());
   }
   if (!absorbed.empty()) attend_absorbed(c, a, layer, batch, absorbed, q.data(), cache, heads_out.data());
-  matmul(heads_out.data(), n, a.o, out);
+  const auto m = static_cast<int64_t>(kept.size());
+  if (m < n) heads_out = gather_rows(heads_out.data(), heads * v_dim, kept);
+  if (m > 0) matmul(heads_out.data(), m, a.o, out);
 }
 
-// One transformer block: x + attn(norm(x)), then + ffn(norm(x)).
-void block(const ModelConfig& c, const LayerWeights& l, int layer, float* h, const Batch& batch,
-           const Rope::Table& rope, KvCache& cache) {
-  const int64_t n = batch.size(), d = c.hidden_size;
-  Buffer normed(n * d), delta(n * d);
-  rms_norm(h, n, d, l.attn_norm, c.rms_norm_eps, normed.data());
-  mla(c, l.attn, layer, normed.data(), batch, rope, cache, delta.data());
-  add_in_place(h, delta.data(), n * d);
-  rms_norm(h, n, d, l.ffn_norm, c.rms_norm_eps, normed.data());
-  if (l.moe) moe(c, *l.moe, normed.data(), n, delta.data());
-  else mlp(*l.mlp, normed.data(), n, delta.data());
-  add_in_place(h, delta.data(), n * d);
+// One transformer block: h + attn(norm(h)), then + ffn(norm(h)), carried on for the rows in
+// `kept` (ascending) only: h becomes [kept, hidden]. All of h's tokens still reach the cache.
+void block(const ModelConfig& c, const LayerWeights& l, int layer, Buffer& h, const Batch& batch,
+           const Rope::Table& rope, KvCache& cache, const std::vector<int64_t>& kept) {
+  const int64_t n = batch.size(), d = c.hidden_size, m = static_cast<int64_t>(kept.size());
+  Buffer normed(n * d), delta(m * d);
+  rms_norm(h.data(), n, d, l.attn_norm, c.rms_norm_eps, normed.data());
+  mla(c, l.attn, layer, normed.data(), batch, rope, cache, kept, delta.data());
+  if (m == 0) {
+    h.clear();
+    return;
+  }
+  if (m < n) h = gather_rows(h.data(), d, kept);
+  add_in_place(h.data(), delta.data(), m * d);
+  rms_norm(h.data(), m, d, l.ffn_norm, c.rms_norm_eps, normed.data());
+  if (l.moe) moe(c, *l.moe, normed.data(), m, delta.data());
+  else mlp(*l.mlp, normed.data(), m, delta.data());
+  add_in_place(h.data(), delta.data(), m * d);
 }
 
 }  // namespace
@@ -759,16 +776,19 @@ std::vector<float> DeepSeekModel::forward(const Batch& batch, KvCache& cache) co
   Buffer h(n * d);
   for (int64_t t = 0; t < n; ++t) dequantize_rows(weights_.embed, batch.tokens[t], 1, h.data() + t * d);
   Rope::Table rope = rope_.table(batch.positions);
-  for (int l = 0; l < c.num_hidden_layers; ++l) block(c, weights_.layers[l], l, h.data(), batch, rope, cache);
-
-  std::vector<int64_t> wanted;
+  // The last block carries on only the tokens whose logits are wanted (a prompt's last, in
+  // prefill): the others' states after it would be read by nothing.
+  std::vector<int64_t> all(n), wanted;
+  std::iota(all.begin(), all.end(), 0);
   for (int64_t t = 0; t < n; ++t)
     if (batch.want_logits[t]) wanted.push_back(t);
-  int64_t m = static_cast<int64_t>(wanted.size());
+  for (int l = 0; l < c.num_hidden_layers; ++l)
+    block(c, weights_.layers[l], l, h, batch, rope, cache, l + 1 < c.num_hidden_layers ? all : wanted);
+
+  const auto m = static_cast<int64_t>(wanted.size());
   Buffer normed(m * d);
   std::vector<float> logits(m * c.vocab_size);
-  for (int64_t i = 0; i < m; ++i)
-    rms_norm(h.data() + wanted[i] * d, 1, d, weights_.final_norm, c.rms_norm_eps, normed.data() + i * d);
+  rms_norm(h.data(), m, d, weights_.final_norm, c.rms_norm_eps, normed.data());
   matmul(normed.data(), m, weights_.lm_head, logits.data());
   return logits;
 }

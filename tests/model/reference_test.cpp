@@ -198,6 +198,42 @@ TEST_P(ReferenceTest, MixedBatchOfSequencesMatchesEachAlone) {
         << "position " << t;
 }
 
+// The last block carries on only the tokens whose logits are wanted; scattered over two
+// sequences, they get the logits a pass wanting all of them gives, and the cache the pass
+// leaves is whole: the next token of each sequence decodes to the same logits.
+TEST_P(ReferenceTest, WantingSomeLogitsGivesThoseOfAFullPass) {
+  std::vector<int32_t> a = reference_->ids("p1.tokens"), b = reference_->ids("p2.tokens");
+  KvCache cache = model_->make_cache(4 * 256);
+  const int full_a = cache.add_sequence(), full_b = cache.add_sequence();
+  const int some_a = cache.add_sequence(), some_b = cache.add_sequence();
+  for (int s : {full_a, some_a}) cache.reserve(s, a.size() + 1);
+  for (int s : {full_b, some_b}) cache.reserve(s, b.size() + 1);
+  auto prompts = [&](int sa, int sb, auto want) {
+    Batch batch;
+    for (size_t t = 0; t < a.size(); ++t) batch.add(a[t], t, sa, want(batch.size()));
+    for (size_t t = 0; t < b.size(); ++t) batch.add(b[t], t, sb, want(batch.size()));
+    return batch;
+  };
+  auto wanted = [](int64_t row) { return row % 3 == 1; };
+  const std::vector<float> full = model_->forward(prompts(full_a, full_b, [](int64_t) { return true; }), cache);
+  const std::vector<float> some = model_->forward(prompts(some_a, some_b, wanted), cache);
+  const auto rows = static_cast<int64_t>(a.size() + b.size());
+  ASSERT_EQ(static_cast<int64_t>(some.size()), (rows + 1) / 3 * vocab());
+  for (int64_t row = 0, i = 0; row < rows; ++row)
+    if (wanted(row)) {
+      EXPECT_LE(relative_l2(some.data() + i * vocab(), full.data() + row * vocab(), vocab()), 1e-5) << "row " << row;
+      ++i;
+    }
+  Batch next;
+  next.add(a[0], static_cast<int64_t>(a.size()), full_a, true);
+  next.add(a[0], static_cast<int64_t>(a.size()), some_a, true);
+  next.add(b[0], static_cast<int64_t>(b.size()), full_b, true);
+  next.add(b[0], static_cast<int64_t>(b.size()), some_b, true);
+  const std::vector<float> after = model_->forward(next, cache);
+  EXPECT_LE(relative_l2(after.data() + vocab(), after.data(), vocab()), 1e-6);
+  EXPECT_LE(relative_l2(after.data() + 3 * vocab(), after.data() + 2 * vocab(), vocab()), 1e-6);
+}
+
 TEST_P(ReferenceTest, SplitKvBFormOfGgufFilesComputesTheSame) {
   // Rebuild every layer's kv_b as GGUF's per-head k_b (transposed) and v_b, in F32.
   const ModelConfig& c = model_->config();
