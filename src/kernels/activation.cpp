@@ -20,12 +20,11 @@ void silu_mul_scalar(float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
-void softmax_scalar(float* s, int64_t n, float scale) {
-  float max = -std::numeric_limits<float>::infinity();
+float softmax_block_scalar(float* s, int64_t n, float scale, float& max) {
   for (int64_t i = 0; i < n; ++i) max = std::max(max, s[i] *= scale);
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) sum += (s[i] = std::exp(s[i] - max));
-  for (int64_t i = 0; i < n; ++i) s[i] = static_cast<float>(s[i] / sum);
+  return static_cast<float>(sum);
 }
 
 #define DSEEK_AVX512 __attribute__((target("avx512f")))
@@ -64,24 +63,24 @@ DSEEK_AVX512 void silu_mul_avx512(float* g, const float* u, int64_t n) {
   }
 }
 
-// Three passes: scale and find the largest, exponentiate and sum (16 float sums, the terms
-// being at most 1), normalize.
-DSEEK_AVX512 void softmax_avx512(float* s, int64_t n, float scale) {
+// Two passes: scale and find the largest, then exponentiate and sum (16 float sums).
+DSEEK_AVX512 float softmax_block_avx512(float* s, int64_t n, float scale, float& max) {
   const __mmask16 tail = static_cast<__mmask16>((1u << (n % 16)) - 1);
   const int64_t whole = n - n % 16;
   const __m512 factor = _mm512_set1_ps(scale);
-  __m512 max = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 largest = _mm512_set1_ps(max);
   for (int64_t i = 0; i < whole; i += 16) {
     const __m512 x = _mm512_mul_ps(_mm512_loadu_ps(s + i), factor);
     _mm512_storeu_ps(s + i, x);
-    max = _mm512_max_ps(max, x);
+    largest = _mm512_max_ps(largest, x);
   }
   if (tail) {
     const __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, s + whole), factor);
     _mm512_mask_storeu_ps(s + whole, tail, x);
-    max = _mm512_mask_max_ps(max, tail, max, x);
+    largest = _mm512_mask_max_ps(largest, tail, largest, x);
   }
-  const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(max));
+  max = _mm512_reduce_max_ps(largest);
+  const __m512 top = _mm512_set1_ps(max);
   __m512 sum = _mm512_setzero_ps();
   for (int64_t i = 0; i < whole; i += 16) {
     const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(s + i), top));
@@ -93,9 +92,7 @@ DSEEK_AVX512 void softmax_avx512(float* s, int64_t n, float scale) {
     _mm512_mask_storeu_ps(s + whole, tail, e);
     sum = _mm512_mask_add_ps(sum, tail, sum, e);
   }
-  const __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-  for (int64_t i = 0; i < whole; i += 16) _mm512_storeu_ps(s + i, _mm512_mul_ps(_mm512_loadu_ps(s + i), inverse));
-  if (tail) _mm512_mask_storeu_ps(s + whole, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, s + whole), inverse));
+  return _mm512_reduce_add_ps(sum);
 }
 
 }  // namespace
@@ -105,9 +102,9 @@ void silu_mul(float* g, const float* u, int64_t n) {
   silu_mul_scalar(g, u, n);
 }
 
-void softmax(float* s, int64_t n, float scale) {
-  if (active_isa() == Isa::Avx512) return softmax_avx512(s, n, scale);
-  softmax_scalar(s, n, scale);
+float softmax_block(float* s, int64_t n, float scale, float& max) {
+  if (active_isa() == Isa::Avx512) return softmax_block_avx512(s, n, scale, max);
+  return softmax_block_scalar(s, n, scale, max);
 }
 
 }  // namespace dseek

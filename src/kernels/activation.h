@@ -10,8 +10,11 @@ namespace dseek {
 // Within a few ulp of the formula evaluated with std::exp.
 void silu_mul(float* g, const float* u, int64_t n);
 
-// s[i] = exp(scale · s[i] - m) / Σ_j exp(scale · s[j] - m), m the largest scale · s[j], for
-// i < n > 0: attention's probabilities, in place. Within a few ulp of the formula in double.
-void softmax(float* s, int64_t n, float scale);
+// One block of keys of attention's softmax computed online (flash attention): with m the larger
+// of `max` and every scale · s[i], s[i] = exp(scale · s[i] - m) for i < n, max becomes m, and
+// the return is Σ s[i]. A row's running sum and output, kept relative to the old max, scale
+// by exp(old max - m) before this block adds to them. Each term within a few ulp of the
+// formula in double.
+float softmax_block(float* s, int64_t n, float scale, float& max);
 
 }  // namespace dseek

@@ -290,56 +290,113 @@ void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, f
   }
 }
 
-// Keys per block of the attention products (a divisor of the cache page).
+// Keys per block of the attention products in prefill, where a block is computed from the
+// first token that sees any of it: smaller blocks skip more of the causal triangle.
 constexpr int64_t kKeyBlock = 64;
+// Up to this many query rows (decode: a token's heads), the threads split the keys instead of
+// the rows; more split in pieces of this many rows.
+constexpr int64_t kFewRows = 64;
 
-// Causal attention of one sequence's queries over its keys [0, length): o += softmax(scale ·
-// q · kᵀ) · v. Token i has position positions[i] and per_token rows of q and o. keys(k0, count)
-// and values(k0, count) view `count` keys from k0 (a multiple of key_block) as F32 weights, one
-// row per key. Key blocks let causal masking skip work: a block is computed only from the first
-// token that sees any of it (tokens come in ascending positions; out of order, the extra rows
-// get zero weight).
+// Attention computed online over blocks of keys (flash attention): per query row, the largest
+// scaled score so far, the sum of exp(score - max) and o = that sum's terms times the values,
+// both relative to that max.
+struct AttentionPartial {
+  Buffer o;
+  std::vector<float> max, sum;
+  AttentionPartial(int64_t rows, int64_t v_dim)
+      : o(rows * v_dim, 0.0f), max(rows, -std::numeric_limits<float>::infinity()), sum(rows, 0.0f) {}
+};
+
+// Adds keys [k_begin, k_end) to the partial of query rows [r_begin, r_end), per_token rows per
+// token, token i at positions[i] (ascending; out of order, a row gets no weight from keys
+// past its position). keys(k0, count) and values(k0, count) view keys as F32 weights, one row
+// per key, in blocks of `view_block` from its multiples where every row sees all of the block,
+// else of `causal_block` (a divisor of it; k_begin is a multiple of it).
+template <typename Keys, typename Values>
+void attend_keys(const float* q, int64_t per_token, const std::vector<int64_t>& positions, int64_t r_begin, int64_t r_end,
+                 int64_t k_begin, int64_t k_end, int64_t causal_block, int64_t view_block, float scale, Keys keys, Values values,
+                 AttentionPartial& p) {
+  int64_t r0 = r_begin;  // the first row that sees the block
+  Buffer scores, weighed;
+  for (int64_t k0 = k_begin, block; k0 < k_end; k0 += block) {
+    while (r0 < r_end && positions[r0 / per_token] < k0) ++r0;
+    if (r0 == r_end) break;
+    block = k0 % view_block == 0 && k0 + view_block <= positions[r_begin / per_token] + 1 ? view_block : causal_block;
+    const Weight key_block = keys(k0, std::min(block, k_end - k0)), value_block = values(k0, key_block.rows);
+    const int64_t rows = r_end - r0, n = key_block.rows, v_dim = value_block.cols;
+    scores.resize(rows * n);
+    weighed.resize(rows * v_dim);
+    matmul(q + r0 * key_block.cols, rows, key_block, scores.data());
+    for (int64_t r = r0; r < r_end; ++r) {
+      float* s = scores.data() + (r - r0) * n;
+      const int64_t visible = std::clamp<int64_t>(positions[r / per_token] + 1 - k0, 0, n);
+      float& max = p.max[r - r_begin];
+      const float before = max, added = softmax_block(s, visible, scale, max);
+      std::fill(s + visible, s + n, 0.0f);
+      if (visible == 0 || before == max) {
+        p.sum[r - r_begin] += added;
+        continue;
+      }
+      const float shrink = std::exp(before - max);
+      p.sum[r - r_begin] = p.sum[r - r_begin] * shrink + added;
+      float* o = p.o.data() + (r - r_begin) * v_dim;
+      for (int64_t j = 0; j < v_dim; ++j) o[j] *= shrink;
+    }
+    matmul_rows(scores.data(), rows, value_block, weighed.data());
+    add_in_place(p.o.data() + (r0 - r_begin) * v_dim, weighed.data(), rows * v_dim);
+  }
+}
+
+// Causal attention of one sequence's queries over its keys [0, length): o = softmax(scale ·
+// q · kᵀ) · v. Token i has position positions[i] (ascending) and per_token rows of q and o;
+// keys(k0, count) and values(k0, count) view `count` keys from k0 as F32 weights, one row
+// per key, for k0 a multiple of key_block and count up to it (a view's largest extent, such as
+// a cache page). Many rows split over the threads in pieces of rows; few split the keys, each
+// thread attending to a range of them, and the partials merge at the end.
 template <typename Keys, typename Values>
 void causal_attention(const float* q, int64_t per_token, const std::vector<int64_t>& positions, int64_t length,
-                      int64_t key_block, float scale, Keys keys, Values values, float* o) {
-  const int64_t rows = static_cast<int64_t>(positions.size()) * per_token;
-  auto first_seeing = [&](int64_t k0) {
-    size_t i = 0;
-    while (i < positions.size() && positions[i] < k0) ++i;
-    return static_cast<int64_t>(i) * per_token;
-  };
-  Buffer scores(rows * length), part;
-  for (int64_t k0 = 0; k0 < length; k0 += key_block) {
-    Weight block = keys(k0, std::min(key_block, length - k0));
-    int64_t r0 = first_seeing(k0);
-    part.resize((rows - r0) * block.rows);
-    matmul(q + r0 * block.cols, rows - r0, block, part.data());
-    for_items(rows - r0, block.rows, [&](int64_t begin, int64_t end) {
-      for (int64_t r = r0 + begin; r < r0 + end; ++r)
-        std::copy_n(part.data() + (r - r0) * block.rows, block.rows, scores.data() + r * length + k0);
-    });
-  }
-  for_items(rows, length, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      float* s = scores.data() + r * length;
-      int64_t visible = positions[r / per_token] + 1;  // causal: positions up to its own
-      softmax(s, visible, scale);
-      std::fill(s + visible, s + length, 0.0f);
+                      int64_t key_block, float scale, Keys keys, Values values, int64_t v_dim, float* o) {
+  const auto tokens = static_cast<int64_t>(positions.size());
+  const int64_t rows = tokens * per_token;
+  ThreadPool& pool = ThreadPool::global();
+  auto finish = [&](const AttentionPartial& p, int64_t r_begin, int64_t r_end) {
+    for (int64_t r = r_begin; r < r_end; ++r) {
+      const float inverse = 1.0f / p.sum[r - r_begin];
+      for (int64_t j = 0; j < v_dim; ++j) o[r * v_dim + j] = p.o[(r - r_begin) * v_dim + j] * inverse;
     }
-  });
-  Buffer probs, weighed;
-  for (int64_t k0 = 0; k0 < length; k0 += key_block) {
-    Weight block = values(k0, std::min(key_block, length - k0));
-    int64_t r0 = first_seeing(k0);
-    probs.resize((rows - r0) * block.rows);
-    weighed.resize((rows - r0) * block.cols);
-    for_items(rows - r0, block.rows, [&](int64_t begin, int64_t end) {
-      for (int64_t r = r0 + begin; r < r0 + end; ++r)
-        std::copy_n(scores.data() + r * length + k0, block.rows, probs.data() + (r - r0) * block.rows);
+  };
+  if (rows > kFewRows) {
+    const int64_t causal_block = std::gcd(key_block, kKeyBlock);
+    pool.parallel_pieces(rows, kFewRows, [&](int, int64_t r0, int64_t r1) {
+      AttentionPartial p(r1 - r0, v_dim);
+      attend_keys(q, per_token, positions, r0, r1, 0, length, causal_block, key_block, scale, keys, values, p);
+      finish(p, r0, r1);
     });
-    matmul_rows(probs.data(), rows - r0, block, weighed.data());
-    add_in_place(o + r0 * block.cols, weighed.data(), (rows - r0) * block.cols);
+    return;
   }
+  int64_t block = key_block;  // as large as the views allow, but a block for every thread
+  while (block % 2 == 0 && block / 2 >= kKeyBlock && (length + block - 1) / block < pool.size()) block /= 2;
+  const int64_t blocks = (length + block - 1) / block;
+  const auto parts = std::min<int64_t>(pool.size(), blocks);
+  std::vector<AttentionPartial> partials(parts, AttentionPartial(rows, v_dim));
+  pool.parallel_for(parts, [&](int, int64_t begin, int64_t end) {
+    for (int64_t part = begin; part < end; ++part)
+      attend_keys(q, per_token, positions, 0, rows, blocks * part / parts * block, std::min(length, blocks * (part + 1) / parts * block),
+                  block, block, scale, keys, values, partials[part]);
+  });
+  AttentionPartial& total = partials[0];
+  for (int64_t part = 1; part < parts; ++part) {
+    const AttentionPartial& p = partials[part];
+    for (int64_t r = 0; r < rows; ++r) {
+      const float max = std::max(total.max[r], p.max[r]);
+      if (max == -std::numeric_limits<float>::infinity()) continue;
+      const float a = std::exp(total.max[r] - max), b = std::exp(p.max[r] - max);
+      total.max[r] = max;
+      total.sum[r] = total.sum[r] * a + p.sum[r] * b;
+      for (int64_t j = 0; j < v_dim; ++j) total.o[r * v_dim + j] = total.o[r * v_dim + j] * a + p.o[r * v_dim + j] * b;
+    }
+  }
+  finish(total, 0, rows);
 }
 
 // An F32 matrix of `rows` rows, `cols` of each used, row_stride apart.
@@ -397,7 +454,6 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
 
   // The heads split over the threads, each attending on its own: per key block, the products
   // are too small to split again.
-  const int64_t key_block = std::gcd(cache.page_tokens(), kKeyBlock);
   const float scale = static_cast<float>(c.softmax_scale());
   ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
     Buffer queries(count * qk), keys(length * qk), o(count * v_dim), k_b, head_keys;
@@ -417,14 +473,13 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
         std::copy_n(key_rows + l * key_stride, nope, keys.data() + l * qk);
         std::copy_n(cache.row(layer, sequence, l) + rank, rope_dim, keys.data() + l * qk + nope);
       }
-      std::fill(o.begin(), o.end(), 0.0f);
       causal_attention(
-          queries.data(), 1, positions, length, key_block, scale,
+          queries.data(), 1, positions, length, cache.page_tokens(), scale,
           [&](int64_t k0, int64_t n) { return f32_view(keys.data() + k0 * qk, n, qk, qk); },
           [&](int64_t k0, int64_t n) {
             return f32_view(value_rows + (k0 * heads + h) * value_width, n, v_dim, heads * value_width);
           },
-          o.data());
+          v_dim, o.data());
       for (int64_t i = 0; i < count; ++i)
         std::copy_n(o.data() + i * v_dim, v_dim, heads_out + (tokens[i] * heads + h) * v_dim);
     }
@@ -456,8 +511,8 @@ void attend_absorbed(const ModelConfig& c, const AttentionWeights& a, int layer,
   });
 
   // Attention of each sequence's tokens over that sequence's cache, page by page.
-  Buffer o_latent(n * heads * rank, 0.0f);
-  const int64_t page_tokens = cache.page_tokens(), key_block = std::gcd(page_tokens, kKeyBlock);
+  Buffer o_latent(n * heads * rank);
+  const int64_t page_tokens = cache.page_tokens();
   for (int64_t first = 0; first < n;) {
     const int sequence = batch.sequences[tokens[first]];
     std::vector<int64_t> positions;
@@ -471,8 +526,8 @@ void attend_absorbed(const ModelConfig& c, const AttentionWeights& a, int layer,
         return f32_view(cache.page(layer, sequence, k0 / page_tokens) + (k0 % page_tokens) * width, count, cols, width);
       };
     };
-    causal_attention(q_latent.data() + first * heads * width, heads, positions, length, key_block,
-                     static_cast<float>(c.softmax_scale()), cached(width), cached(rank),
+    causal_attention(q_latent.data() + first * heads * width, heads, positions, length, page_tokens,
+                     static_cast<float>(c.softmax_scale()), cached(width), cached(rank), rank,
                      o_latent.data() + first * heads * rank);
     first += static_cast<int64_t>(positions.size());
   }

@@ -38,5 +38,22 @@ TEST(BenchCommand, ZeroLengthSkipsItsTest) {
   EXPECT_NE(no_runs.err.find("--repetitions"), std::string::npos) << no_runs.err;
 }
 
+// With a depth, the tests run after that many tokens (more than one prompt chunk here) and are
+// named as llama-bench names them; a depth past the model's context is an error naming it.
+TEST(BenchCommand, DepthRunsTheTestsAfterThatManyTokens) {
+  ProcessResult r = run_dseek({"bench", "--preset", "deepseek-v2-lite", "--dummy", "--layers", "1", "--dtype", "q8_0",
+                               "-p", "4", "-g", "3", "-d", "600", "--bandwidth-gib", "0.0625", "-t", "2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("| pp4 @ d600 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| tg3 @ d600 |"), std::string::npos) << r.out;
+
+  ProcessResult too_deep = run_dseek({"bench", "--preset", "deepseek-v2-lite", "--dummy", "--layers", "1", "--dtype", "q8_0",
+                                      "-p", "4", "-g", "0", "-d", "163837"});
+  EXPECT_NE(too_deep.status, 0);
+  EXPECT_NE(too_deep.err.find("--depth 163837 plus the longest test (4 tokens) exceeds the model's context of 163840"),
+            std::string::npos)
+      << too_deep.err;
+}
+
 }  // namespace
 }  // namespace dseek::cli_test

@@ -55,9 +55,10 @@ TEST(Activation, SiluMulAtInfinities) {
   set_isa(best_isa());
 }
 
-// Attention's softmax against the formula in double, over lengths that reach the vector tails
-// and rows whose small terms underflow to 0.
-TEST(Activation, SoftmaxMatchesTheFormula) {
+// Attention's softmax computed block by block, against the formula in double: over lengths
+// that reach the vector tails, blocks whose largest score is below, above or equal to the
+// running one, and rows whose small terms underflow to 0.
+TEST(Activation, SoftmaxBlocksMatchTheFormula) {
   std::vector<float> row;
   for (int i = 0; i < 700; ++i) row.push_back(std::sin(0.37f * i) * (i % 7 == 0 ? 900.0f : 25.0f));
   const float scale = 0.0883883f;
@@ -65,17 +66,29 @@ TEST(Activation, SoftmaxMatchesTheFormula) {
     if (!isa_supported(isa)) continue;
     set_isa(isa);
     for (size_t n : {size_t{1}, size_t{13}, size_t{16}, size_t{17}, size_t{64}, size_t{700}}) {
-      std::vector<float> s(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(n));
-      softmax(s.data(), static_cast<int64_t>(n), scale);
-      double max = -INFINITY, sum = 0;
-      for (size_t i = 0; i < n; ++i) max = std::max(max, static_cast<double>(scale) * row[i]);
-      for (size_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(scale) * row[i] - max);
-      for (size_t i = 0; i < n; ++i) {
-        const double x = static_cast<double>(scale) * row[i], expected = std::exp(x - max) / sum;
-        // Rounding scale · s and its difference from the largest, in float, moves exp's
-        // argument by up to an ulp of each.
-        const double argument_error = 1.2e-7 * (std::abs(x) + std::abs(x - max));
-        EXPECT_NEAR(s[i], expected, (1e-6 + argument_error) * expected + 1e-37) << isa_name(isa) << " n = " << n << " at " << i;
+      for (size_t block : {size_t{5}, size_t{16}, size_t{64}, n}) {
+        // Each block's terms are relative to the max after it; rescaled to the last one here.
+        std::vector<float> s(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(n)), block_max;
+        float max = -std::numeric_limits<float>::infinity(), sum = 0;
+        for (size_t b = 0; b < n; b += block) {
+          const float before = max;
+          const float added = softmax_block(s.data() + b, static_cast<int64_t>(std::min(block, n - b)), scale, max);
+          sum = sum * std::exp(before - max) + added;
+          block_max.push_back(max);
+        }
+        double expected_max = -INFINITY, expected_sum = 0;
+        for (size_t i = 0; i < n; ++i) expected_max = std::max(expected_max, static_cast<double>(scale) * row[i]);
+        for (size_t i = 0; i < n; ++i) expected_sum += std::exp(static_cast<double>(scale) * row[i] - expected_max);
+        EXPECT_NEAR(max, expected_max, 1e-6 * std::abs(expected_max)) << isa_name(isa);
+        for (size_t i = 0; i < n; ++i) {
+          const double x = static_cast<double>(scale) * row[i], expected = std::exp(x - expected_max) / expected_sum;
+          const double p = s[i] * std::exp(static_cast<double>(block_max[i / block]) - max) / sum;
+          // Rounding scale · s and its difference from the largest, in float, moves exp's
+          // argument by up to an ulp of each; the running sum adds a rounding per block.
+          const double argument_error = 1.2e-7 * (std::abs(x) + std::abs(x - expected_max));
+          EXPECT_NEAR(p, expected, (2e-6 + argument_error) * expected + 1e-37)
+              << isa_name(isa) << " n = " << n << ", block " << block << " at " << i;
+        }
       }
     }
   }

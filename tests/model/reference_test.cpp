@@ -148,7 +148,8 @@ TEST_P(ReferenceTest, OnePassPrefillAgreesWithPrefillThenDecode) {
 
 // Beyond the fixtures' lengths: a prompt over three cache pages, prefilled in chunks that end
 // inside key blocks and pages, gives at every position the logits of one pass over a cache
-// of a single page.
+// of a single page. Chunks of few tokens (the last one a decode step) split the keys over
+// the threads, the others split the tokens.
 TEST_P(ReferenceTest, LongPromptOverPagesAgreesWhenChunked) {
   std::vector<int32_t> base = reference_->ids("p3.tokens"), tokens;
   while (tokens.size() < 600) tokens.insert(tokens.end(), base.begin(), base.end());
@@ -166,7 +167,7 @@ TEST_P(ReferenceTest, LongPromptOverPagesAgreesWhenChunked) {
   int seq = cache.add_sequence();
   cache.reserve(seq, n);
   int64_t done = 0;
-  for (int64_t chunk : {250, 9, 270, 71}) {
+  for (int64_t chunk : {250, 9, 270, 70, 1}) {
     Batch batch;
     for (int64_t t = done; t < done + chunk; ++t) batch.add(tokens[t], t, seq, true);
     std::vector<float> logits = model_->forward(batch, cache);
