@@ -333,7 +333,7 @@ void attend_keys(const float* q, int64_t per_token, const std::vector<int64_t>& 
       float& max = p.max[r - r_begin];
       const float before = max, added = softmax_block(s, visible, scale, max);
       std::fill(s + visible, s + n, 0.0f);
-      if (visible == 0 || before == max) {
+      if (before == max) {
         p.sum[r - r_begin] += added;
         continue;
       }
@@ -388,8 +388,7 @@ void causal_attention(const float* q, int64_t per_token, const std::vector<int64
   for (int64_t part = 1; part < parts; ++part) {
     const AttentionPartial& p = partials[part];
     for (int64_t r = 0; r < rows; ++r) {
-      const float max = std::max(total.max[r], p.max[r]);
-      if (max == -std::numeric_limits<float>::infinity()) continue;
+      const float max = std::max(total.max[r], p.max[r]);  // finite: the first part holds key 0
       const float a = std::exp(total.max[r] - max), b = std::exp(p.max[r] - max);
       total.max[r] = max;
       total.sum[r] = total.sum[r] * a + p.sum[r] * b;
