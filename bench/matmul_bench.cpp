@@ -8,8 +8,10 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/convert.h"
 #include "kernels/cpu.h"
 #include "kernels/matmul.h"
+#include "kernels/thread_pool.h"
 
 namespace dseek {
 namespace {
@@ -168,6 +170,40 @@ void BM_RowsF32_Heads16_Latent512(benchmark::State& state) {
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * heads * T * K, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_RowsF32_Heads16_Latent512)->Arg(512)->Arg(4096)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One 256-key page of MLA's decode attention on one thread, as each thread runs its share of the
+// keys: 16 heads' scores against the page's [256, 576] cache rows, then their weights times the
+// rows' [256, 512] latents. range(0): the cache in F32 (0) or BF16 (1); range(1): activations in
+// F32 (0) or BF16 (1, set_bf16_activations; needs AVX512-BF16).
+void BM_AttentionPage(benchmark::State& state) {
+  const bool bf16_cache = state.range(0), bf16 = state.range(1);
+  if (bf16 && !cpu_features().avx512bf16) return state.SkipWithError("no AVX512-BF16");
+  const int64_t heads = 16, keys = 256, width = 576, rank = 512;
+  std::vector<float> rows = random_activations(keys * width), q = random_activations(heads * width);
+  std::vector<uint16_t> halves(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) halves[i] = f32_to_bf16(rows[i]);
+  std::vector<float> scores(heads * keys), weights(heads * keys, 1.0f / keys), out(heads * rank);
+  Weight page;
+  page.dtype = bf16_cache ? DType::BF16 : DType::F32;
+  page.data = bf16_cache ? static_cast<const void*>(halves.data()) : rows.data();
+  page.rows = keys;
+  page.row_stride = width;
+  Weight key_rows = page, latents = page;
+  key_rows.cols = width;
+  latents.cols = rank;
+  ThreadPool::set_global_threads(1);
+  set_bf16_activations(bf16);
+  for (auto _ : state) {
+    matmul(q.data(), heads, key_rows, scores.data());
+    matmul_rows(weights.data(), heads, latents, out.data());
+    benchmark::DoNotOptimize(scores.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_bf16_activations(false);
+  ThreadPool::set_global_threads(physical_cores());
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * heads * keys * (width + rank), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_AttentionPage)->ArgNames({"bf16_cache", "bf16"})->Args({0, 0})->Args({1, 0})->Args({1, 1})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 }  // namespace
 }  // namespace dseek

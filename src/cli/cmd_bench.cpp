@@ -136,8 +136,8 @@ void add_bench_command(CLI::App& app) {
     };
     row("pp", bench->prompt_tokens, pp);
     row("tg", bench->generated_tokens, tg);
-    std::printf("threads: %d, kernels: %s, activations: %s\n", ThreadPool::global().size(), isa_summary().c_str(),
-                bf16_activations() ? "bf16" : "f32");
+    std::printf("threads: %d, kernels: %s, activations: %s, KV cache: %s\n", ThreadPool::global().size(), isa_summary().c_str(),
+                bf16_activations() ? "bf16" : "f32", std::string(dtype_name(model->cache_dtype())).c_str());
     std::printf("peak RSS: %.2f GiB\n", peak_rss);
     std::printf("machine bandwidth (same run): read %.1f GB/s, copy %.1f GB/s\n", read_gbs, copy_gbs);
     if (bench->generated_tokens > 0) {

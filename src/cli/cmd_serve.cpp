@@ -81,6 +81,7 @@ void add_serve_command(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   server::ServerOptions& s = options->server;
   model->activations = "auto";  // serving is batched: throughput first, like vLLM and llama-server
+  model->cache_type = "bf16";    // twice the sequences in the same memory, as llama-server's f16 cache
   add_model_options(cmd, *model);
   cmd->add_option("--host", s.host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", s.port, "Port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));

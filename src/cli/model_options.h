@@ -22,6 +22,7 @@ struct ModelOptions {
   // or auto (bf16 where the CPU has AVX512-BF16).
   std::string activations = "f32";
   bool no_repack = false;  // keep weights in their stored layout (DeepSeekModel::repack_weights)
+  std::string cache_type = "f32";  // the KV cache's type: f32 (exact), f16 or bf16
 };
 
 void add_model_options(CLI::App* command, ModelOptions& options);

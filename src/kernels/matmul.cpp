@@ -99,7 +99,7 @@ void matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
   if (is_quantized(w.dtype)) return quant_matmul_rows(x, m, w, y);
   switch (kernel_isa(w)) {
     case Isa::Avx512:
-      return avx512::matmul_rows(x, m, w, y);
+      return bf16_activations() ? avx512::matmul_rows_bf16(x, m, w, y) : avx512::matmul_rows(x, m, w, y);
     case Isa::Avx2:
       return avx2::matmul_rows(x, m, w, y);
     case Isa::Scalar:

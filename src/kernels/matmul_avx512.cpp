@@ -215,6 +215,48 @@ struct Bf16Dots {
   }
 };
 
+// matmul_rows on x rounded to BF16, for BF16 weights as stored: vdpbf16ps pairs consecutive rows
+// of W. Per pair of rows, vpunpck{l,h}wd interleave their 32 columns into two vectors of pairs,
+// and each row of x multiplies them by its broadcast pair of values (word p of a row of xw holds
+// x[n = 2p], x[2p + 1]). The unpacks work within 128-bit lanes, so the two accumulators hold
+// columns {0-3, 8-11, 16-19, 24-27} and {4-7, 12-15, 20-23, 28-31}: put in order at the store.
+template <int MR, bool Full>
+DSEEK_TARGET_BF16 void rows_tile_bf16(const uint32_t* xw, int64_t ldx, const Weight& w, int64_t c, int width, float* y) {
+  const Bf16* p = weight_row<Bf16>(w, 0) + c;
+  const int64_t N = w.rows, ldw = w.row_stride;
+  const auto mask = static_cast<__mmask32>((uint64_t{1} << width) - 1);
+  V acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = zero();
+  for (int64_t n = 0; n < N; n += 2) {
+    __m512i first, second = _mm512_setzero_si512();  // an odd last row pairs with zeros, as x does
+    if (Full) first = _mm512_loadu_si512(p + n * ldw);
+    else first = _mm512_maskz_loadu_epi16(mask, p + n * ldw);
+    if (n + 1 < N) second = Full ? _mm512_loadu_si512(p + (n + 1) * ldw) : _mm512_maskz_loadu_epi16(mask, p + (n + 1) * ldw);
+    const auto lo = reinterpret_cast<__m512bh>(_mm512_unpacklo_epi16(first, second));
+    const auto hi = reinterpret_cast<__m512bh>(_mm512_unpackhi_epi16(first, second));
+    for (int i = 0; i < MR; ++i) {
+      const auto a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(xw[i * ldx + n / 2])));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], a, lo);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], a, hi);
+    }
+  }
+  const __m512i order0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const __m512i order1 = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  for (int i = 0; i < MR; ++i) {
+    const V lanes0 = acc[i][0], lanes1 = acc[i][1];
+    acc[i][0] = _mm512_permutex2var_ps(lanes0, order0, lanes1);
+    acc[i][1] = _mm512_permutex2var_ps(lanes0, order1, lanes1);
+  }
+  store_tile(acc, y, w.cols, width);
+}
+
+using RowsTileBf16Fn = void (*)(const uint32_t*, int64_t, const Weight&, int64_t, int, float*);
+
+template <bool Full, size_t... I>
+constexpr std::array<RowsTileBf16Fn, sizeof...(I)> make_rows_tiles_bf16(std::index_sequence<I...>) {
+  return {&rows_tile_bf16<static_cast<int>(I) + 1, Full>...};
+}
+
 }  // namespace
 
 void matmul_bf16(const float* x, int64_t m, const Weight& w, float* y) {
@@ -238,6 +280,27 @@ void matmul_bf16(const float* x, int64_t m, const Weight& w, float* y) {
   by_stored_type(w.dtype, [&]<typename T>() {
     prefill(reinterpret_cast<const float*>(rounded.data()), ldx / 2, ldx / 2, m, w, &pack_panel_bf16<T>,
             kBf16Tiles.data(), y);
+  });
+}
+
+void matmul_rows_bf16(const float* x, int64_t m, const Weight& w, float* y) {
+  // Other weight types would need rounding to BF16 first; F32 weights stay exact on purpose.
+  if (w.dtype != DType::BF16) return matmul_rows(x, m, w, y);
+  static constexpr auto full = make_rows_tiles_bf16<true>(std::make_index_sequence<kTileRows>());
+  static constexpr auto part = make_rows_tiles_bf16<false>(std::make_index_sequence<kTileRows>());
+  const int64_t ldx = (w.rows + 1) / 2 * 2;  // BF16 values per row of x: whole pairs, zero past N
+  auto* rounded = reinterpret_cast<uint16_t*>(scratch(2, m * ldx / 2));  // this thread's, shared with the workers
+  round_rows(x, w.rows, ldx, 0, m, rounded);
+  const auto* words = reinterpret_cast<const uint32_t*>(rounded);
+  // As matmul_rows: column chunks major, rows of x in near-equal blocks.
+  const int64_t chunks = (w.cols + kPanel - 1) / kPanel, blocks = (m + kTileRows - 1) / kTileRows;
+  ThreadPool::global().parallel_for(chunks * blocks, [&](int, int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t c = (u / blocks) * kPanel, block = u % blocks, i = m * block / blocks;
+      const int width = static_cast<int>(std::min<int64_t>(kPanel, w.cols - c));
+      const int rows = static_cast<int>(m * (block + 1) / blocks - i);
+      (width == kPanel ? full : part)[rows - 1](words + i * ldx / 2, ldx / 2, w, c, width, y + i * w.cols + c);
+    }
   });
 }
 

@@ -42,6 +42,7 @@ void matmul_rows(const float* x, int64_t m, const Weight& w, float* y);
 void dequantize_rows(const Weight& w, int64_t begin, int64_t count, float* out);
 // matmul with the BF16 activations of set_bf16_activations(); needs avx512bf16.
 void matmul_bf16(const float* x, int64_t m, const Weight& w, float* y);
+void matmul_rows_bf16(const float* x, int64_t m, const Weight& w, float* y);
 }  // namespace avx512
 
 }  // namespace dseek

@@ -433,8 +433,10 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
   const int64_t count = static_cast<int64_t>(tokens.size());
   Buffer latent(length * rank);
   for_items(length, rank, [&](int64_t begin, int64_t end) {
-    for (int64_t l = begin; l < end; ++l) std::copy_n(cache.row(layer, sequence, l), rank, latent.data() + l * rank);
+    cache.read(layer, sequence, begin, end - begin, 0, rank, latent.data() + begin * rank);
   });
+  Buffer rope_keys(length * rope_dim);
+  cache.read(layer, sequence, 0, length, rank, rope_dim, rope_keys.data());
   // Every cached position's values, per (position, head) row; from kv_b, with the nope parts
   // of its keys before them: [length, heads, nope key then value]. In GGUF's split form, k_b
   // holds each head's key rows transposed, [rank, nope], and each head's thread lifts its keys.
@@ -470,7 +472,7 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
       }
       for (int64_t l = 0; l < length; ++l) {
         std::copy_n(key_rows + l * key_stride, nope, keys.data() + l * qk);
-        std::copy_n(cache.row(layer, sequence, l) + rank, rope_dim, keys.data() + l * qk + nope);
+        std::copy_n(rope_keys.data() + l * rope_dim, rope_dim, keys.data() + l * qk + nope);
       }
       causal_attention(
           queries.data(), 1, positions, length, cache.page_tokens(), scale,
@@ -518,12 +520,10 @@ void attend_absorbed(const ModelConfig& c, const AttentionWeights& a, int layer,
     for (int64_t i = first; i < n && batch.sequences[tokens[i]] == sequence; ++i)
       positions.push_back(batch.positions[tokens[i]]);
     const int64_t length = *std::max_element(positions.begin(), positions.end()) + 1;
-    // Keys [k0, k0 + count) of the cache within one page, `cols` floats of each (all: the key;
+    // Keys [k0, k0 + count) of the cache within one page, `cols` values of each (all: the key;
     // the first rank: the value).
     auto cached = [&](int64_t cols) {
-      return [&, cols](int64_t k0, int64_t count) {
-        return f32_view(cache.page(layer, sequence, k0 / page_tokens) + (k0 % page_tokens) * width, count, cols, width);
-      };
+      return [&, cols](int64_t k0, int64_t count) { return cache.rows(layer, sequence, k0, count, cols); };
     };
     causal_attention(q_latent.data() + first * heads * width, heads, positions, length, page_tokens,
                      static_cast<float>(c.softmax_scale()), cached(width), cached(rank), rank,
@@ -567,10 +567,10 @@ void mla(const ModelConfig& c, const AttentionWeights& a, int layer, const float
   // rotated rope part of each head's query.
   for_items(n, heads * qk, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
-      float* row = cache.row(layer, batch.sequences[t], batch.positions[t]);
-      rms_norm(kv.data() + t * width, 1, rank, a.kv_a_norm, c.rms_norm_eps, row);
-      std::copy_n(kv.data() + t * width + rank, rope_dim, row + rank);
+      float* row = kv.data() + t * width;
+      rms_norm(row, 1, rank, a.kv_a_norm, c.rms_norm_eps, row);
       Rope::rotate(row + rank, rope, t);
+      cache.write(layer, batch.sequences[t], batch.positions[t], row);
       for (int64_t h = 0; h < heads; ++h) Rope::rotate(q.data() + (t * heads + h) * qk + nope, rope, t);
     }
   });
@@ -815,7 +815,8 @@ DeepSeekModel::Placement DeepSeekModel::repack_weights(std::optional<int64_t> bu
 }
 
 KvCache DeepSeekModel::make_cache(int64_t capacity_tokens) const {
-  return KvCache(config_.num_hidden_layers, config_.kv_lora_rank + config_.qk_rope_head_dim, capacity_tokens);
+  return KvCache(config_.num_hidden_layers, config_.kv_lora_rank + config_.qk_rope_head_dim, capacity_tokens,
+                 KvCache::kDefaultPageTokens, cache_dtype_);
 }
 
 std::vector<float> DeepSeekModel::forward(const Batch& batch, KvCache& cache) const {

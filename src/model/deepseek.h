@@ -56,8 +56,11 @@ class DeepSeekModel {
   };
   Placement repack_weights(std::optional<int64_t> budget_bytes = std::nullopt);
 
-  // A KV cache shaped for this model, holding `capacity_tokens` tokens over all sequences.
+  // A KV cache shaped for this model, holding `capacity_tokens` tokens over all sequences, of
+  // the type set here (KvCache: F32, the default and exact; F16 or BF16, half the memory).
   KvCache make_cache(int64_t capacity_tokens) const;
+  void set_cache_dtype(DType dtype) { cache_dtype_ = dtype; }
+  DType cache_dtype() const { return cache_dtype_; }
 
   // Runs every token of the batch, storing its latents in `cache` (whose sequences must have
   // room for the positions). Returns logits [tokens with want_logits, vocab], in batch order.
@@ -73,6 +76,7 @@ class DeepSeekModel {
   std::unique_ptr<GgufFile> gguf_;               // or the mapped GGUF file
   std::vector<std::unique_ptr<WeightMemory>> placed_;  // the weights moved by repack_weights()
   ModelWeights weights_;
+  DType cache_dtype_ = DType::F32;
 };
 
 // The routing decision of one token: which experts, with which weights.

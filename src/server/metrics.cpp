@@ -100,6 +100,8 @@ std::string Metrics::render(const EngineStats& engine) const {
          static_cast<double>(engine.kv_used_tokens));
   single(out, "dseek_kv_cache_capacity_tokens", "gauge", "KV cache positions in all.",
          static_cast<double>(engine.kv_capacity_tokens));
+  single(out, "dseek_kv_cache_bytes", "gauge", "Memory of the KV cache, all of its positions (its type: --cache-type).",
+         static_cast<double>(engine.kv_bytes));
   single(out, "dseek_kv_cache_usage_ratio", "gauge", "Fraction of the KV cache reserved (0 to 1).",
          engine.kv_capacity_tokens > 0
              ? static_cast<double>(engine.kv_used_tokens) / static_cast<double>(engine.kv_capacity_tokens)

@@ -51,5 +51,21 @@ TEST(ModelOptions, ActivationsChooseThePrecisionTheCpuCanRun) {
   EXPECT_NE(bogus.err.find("--activations"), std::string::npos) << bogus.err;
 }
 
+TEST(ModelOptions, CacheTypeIsOneOfTheHalfOrFullTypes) {
+  auto with = [](const std::string& type) {
+    std::vector<std::string> args = dummy_generate("q8_0");
+    args.insert(args.end(), {"--cache-type", type});
+    return run_dseek(args);
+  };
+  for (const char* type : {"f16", "bf16"}) {
+    ProcessResult r = with(type);
+    EXPECT_EQ(r.status, 0) << type << ": " << r.err;
+    EXPECT_NE(r.err.find(std::string(", ") + type + " KV cache"), std::string::npos) << r.err;
+  }
+  ProcessResult bogus = with("q4_0");
+  EXPECT_NE(bogus.status, 0);
+  EXPECT_NE(bogus.err.find("--cache-type 'q4_0': the KV cache types are f32, f16 and bf16"), std::string::npos) << bogus.err;
+}
+
 }  // namespace
 }  // namespace dseek::cli_test

@@ -404,6 +404,47 @@ TEST(Matmul, RowsEveryDtypeIsaAndShape) {
   }
 }
 
+// matmul_rows with BF16 activations: BF16 weights pair their rows in vdpbf16ps (odd N leaves one
+// alone), whose accumulators hold the columns out of order; the other types stay exact.
+TEST(Matmul, RowsBf16ActivationsAreClose) {
+  if (!isa_supported(Isa::Avx512) || !cpu_features().avx512bf16) GTEST_SKIP() << "no AVX512-BF16";
+  IsaScope scope;
+  set_isa(Isa::Avx512);
+  std::mt19937 rng(10);
+  for (DType dtype : kDtypes) {
+    for (Shape shape : {Shape{37, 100}, Shape{256, 512}, Shape{300, 16}, Shape{5, 33}, Shape{1, 40}}) {
+      const int64_t stride = shape.K + 3;
+      TestWeight t = make_weight(dtype, shape.N, shape.K, stride, rng);
+      // NaNs between the rows, which reach y if a kernel reads past the end of a row.
+      const size_t elem = t.storage.size() / (shape.N * stride);
+      if (dtype != DType::F8_E4M3)
+        for (int64_t r = 0; r < shape.N; ++r) std::memset(&t.storage[(r * stride + shape.K) * elem], 0xff, 3 * elem);
+      for (int64_t m : {1, 3, 16, 29}) {
+        SCOPED_TRACE(case_name(Isa::Avx512, dtype, m, shape.N, shape.K) + " rows bf16");
+        std::vector<float> x = random_vector(m * shape.N, rng), y(m * shape.K, NAN), exact_y(m * shape.K, NAN);
+        set_bf16_activations(false);
+        matmul_rows(x.data(), m, t.weight, exact_y.data());
+        set_bf16_activations(true);
+        matmul_rows(x.data(), m, t.weight, y.data());
+        const bool rounded = dtype == DType::BF16;
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t k = 0; k < shape.K; ++k) {
+            double exact = 0, abs_sum = 0;
+            for (int64_t n = 0; n < shape.N; ++n) {
+              double p = static_cast<double>(x[i * shape.N + n]) * t.values[n * shape.K + k];
+              exact += p;
+              abs_sum += std::fabs(p);
+            }
+            double bound = f32_bound(shape.N, abs_sum) + (rounded ? std::ldexp(abs_sum, -8) : 0.0);
+            ASSERT_NEAR(y[i * shape.K + k], exact, bound) << "row " << i << " col " << k;
+          }
+        }
+        EXPECT_EQ(y != exact_y, rounded);
+      }
+    }
+  }
+}
+
 TEST(Matmul, DequantizeIsExact) {
   IsaScope scope;
   std::mt19937 rng(7);

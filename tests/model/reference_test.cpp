@@ -179,6 +179,65 @@ TEST_P(ReferenceTest, LongPromptOverPagesAgreesWhenChunked) {
   ASSERT_EQ(done, n);
 }
 
+// A KV cache in half precision rounds each latent and rope key to 11 (F16) or 8 (BF16)
+// significant bits. Judged as Bf16ActivationsStayNearTheReference judges rounding: the median
+// relative L2 over positions and top-1 agreement, for the prompts in one pass (expanded
+// attention) and the greedy tokens decoded one at a time after them (absorbed), with attention
+// converting the cache to F32 or (BF16 activations and cache) multiplying it as it is.
+TEST_P(ReferenceTest, HalfPrecisionCachesStayNearTheReference) {
+  struct Restore {
+    DeepSeekModel& model;
+    bool bf16 = bf16_activations();
+    ~Restore() {
+      model.set_cache_dtype(DType::F32);
+      set_bf16_activations(bf16);
+    }
+  } restore{*model_};
+  struct Case {
+    DType cache;
+    bool bf16_activations;
+    double most_median;
+  };
+  for (Case run : {Case{DType::F16, false, 1e-3}, Case{DType::BF16, false, 2e-2}, Case{DType::BF16, true, 2e-2}}) {
+    if (run.bf16_activations && (active_isa() != Isa::Avx512 || !cpu_features().avx512bf16)) continue;
+    model_->set_cache_dtype(run.cache);
+    set_bf16_activations(run.bf16_activations);
+    std::vector<double> l2;
+    int same_top1 = 0;
+    auto add = [&](const float* logits, const float* want) {
+      l2.push_back(relative_l2(logits, want, vocab()));
+      same_top1 += argmax(logits, vocab()) == argmax(want, vocab());
+    };
+    prefill_prompts([&](const std::string&, size_t, const float* logits, const float* want) { add(logits, want); });
+    for (int k = 0; k < 4; ++k) {
+      const std::string p = fmt::format("p{}", k);
+      std::vector<int32_t> tokens = reference_->ids(p + ".tokens"), greedy = reference_->ids(p + ".greedy");
+      const float* want = reference_->floats(p + ".greedy_logits");
+      KvCache cache = model_->make_cache(tokens.size() + greedy.size());
+      ASSERT_EQ(cache.dtype(), run.cache);
+      int seq = cache.add_sequence();
+      cache.reserve(seq, tokens.size() + greedy.size());
+      Batch batch;
+      for (size_t t = 0; t + 1 < tokens.size(); ++t) batch.add(tokens[t], t, seq, false);
+      if (batch.size() > 0) model_->forward(batch, cache);
+      int32_t next = tokens.back();
+      for (size_t g = 0; g < greedy.size(); ++g) {
+        batch.clear();
+        batch.add(next, static_cast<int64_t>(tokens.size() + g) - 1, seq, true);
+        add(model_->forward(batch, cache).data(), want + g * vocab());
+        next = greedy[g];  // the reference's path, whatever this cache's logits chose
+      }
+    }
+    std::nth_element(l2.begin(), l2.begin() + l2.size() / 2, l2.end());
+    const double median = l2[l2.size() / 2];
+    const std::string name = fmt::format("{} cache, {} activations", dtype_name(run.cache), run.bf16_activations ? "BF16" : "F32");
+    std::printf("%s: median relative L2 %.2e, top-1 agreement %d of %zu\n", name.c_str(), median, same_top1, l2.size());
+    EXPECT_LE(median, run.most_median) << name;
+    EXPECT_GT(median, 3e-5) << name << ": the cache did not round (the exact path is within 1e-5)";
+    EXPECT_GE(same_top1, 0.9 * l2.size()) << name;
+  }
+}
+
 TEST_P(ReferenceTest, MixedBatchOfSequencesMatchesEachAlone) {
   // A continuous-batching step: one sequence decoding while another prefills.
   std::vector<int32_t> a = reference_->ids("p1.tokens"), b = reference_->ids("p2.tokens");

@@ -48,6 +48,7 @@ TEST(ServerMetrics, ExpositionIsWellFormedAndCounts) {
   stats.waiting = 3;
   stats.kv_used_tokens = 512;
   stats.kv_capacity_tokens = 2048;
+  stats.kv_bytes = 2048 * 27 * 576 * 2;
   std::string text = m.render(stats);
 
   // Every sample line: a declared metric, optional labels, a number.
@@ -68,7 +69,7 @@ TEST(ServerMetrics, ExpositionIsWellFormedAndCounts) {
         "dseek_request_finished_total{reason=\"length\"} 1", "dseek_prompt_tokens_total 13",
         "dseek_generation_tokens_total 5", "dseek_num_requests_running 2", "dseek_num_requests_waiting 3",
         "dseek_kv_cache_used_tokens 512", "dseek_kv_cache_capacity_tokens 2048", "dseek_kv_cache_usage_ratio 0.25",
-        "dseek_time_to_first_token_seconds_bucket{le=\"0.02\"} 1", "dseek_time_to_first_token_seconds_count 1",
+        "dseek_kv_cache_bytes 63700992", "dseek_time_to_first_token_seconds_bucket{le=\"0.02\"} 1", "dseek_time_to_first_token_seconds_count 1",
         "dseek_time_per_output_token_seconds_bucket{le=\"0.001\"} 0",
         "dseek_time_per_output_token_seconds_bucket{le=\"0.005\"} 1", "dseek_e2e_request_latency_seconds_sum 0.3"}) {
     EXPECT_NE(text.find(std::string(expected) + "\n"), std::string::npos) << expected;
