@@ -108,6 +108,16 @@ TestWeight make_weight(DType dtype, int64_t rows, int64_t cols, int64_t stride, 
   return t;
 }
 
+// NaNs between the rows (all of a row's stride past its width), which reach y if a kernel reads
+// past the end of a row. FP8 has no NaN code that its SIMD kernels load as NaN.
+void poison_row_padding(TestWeight& t) {
+  const Weight& w = t.weight;
+  if (w.dtype == DType::F8_E4M3) return;
+  const size_t elem = t.storage.size() / (w.rows * w.row_stride);
+  for (int64_t r = 0; r < w.rows; ++r)
+    std::memset(&t.storage[(r * w.row_stride + w.cols) * elem], 0xff, (w.row_stride - w.cols) * elem);
+}
+
 std::vector<float> random_vector(int64_t n, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> v(n);
@@ -310,10 +320,7 @@ TEST(Matmul, Bf16ActivationsAreOptInAndClose) {
     for (Shape shape : {Shape{130, 300}, Shape{37, 33}, Shape{9, 1000}}) {
       const int64_t stride = shape.K + 5;
       TestWeight t = make_weight(dtype, shape.N, shape.K, stride, rng);
-      // NaNs between the rows, which reach y if a kernel reads past the end of a row.
-      const size_t elem = t.storage.size() / (shape.N * stride);
-      if (dtype != DType::F8_E4M3)
-        for (int64_t r = 0; r < shape.N; ++r) std::memset(&t.storage[(r * stride + shape.K) * elem], 0xff, 5 * elem);
+      poison_row_padding(t);
       for (int64_t m : {1, 2, 7, 16, 70, 100}) {
         SCOPED_TRACE(case_name(Isa::Avx512, dtype, m, shape.N, shape.K) + " bf16");
         std::vector<float> x = random_vector(m * shape.K, rng), y(m * shape.N, NAN), exact_y(m * shape.N, NAN);
@@ -362,20 +369,31 @@ TEST(Matmul, Bf16ActivationsGiveEachRowTheSameBitsInAnyBatch) {
   }
 }
 
-// Checks y = x · values (values [N, K]) against double precision and the scalar kernels.
+// Output (i, k) of y = x · values (values [N, K]) in double precision, and the sum of its
+// products' magnitudes.
+struct ExactSum {
+  double value = 0, abs_sum = 0;
+};
+ExactSum rows_product(const std::vector<float>& x, const TestWeight& t, int64_t i, int64_t k) {
+  const int64_t N = t.weight.rows, K = t.weight.cols;
+  ExactSum e;
+  for (int64_t n = 0; n < N; ++n) {
+    double p = static_cast<double>(x[i * N + n]) * t.values[n * K + k];
+    e.value += p;
+    e.abs_sum += std::fabs(p);
+  }
+  return e;
+}
+
+// Checks y = x · values against double precision and the scalar kernels.
 void expect_matmul_rows(const std::vector<float>& x, int64_t m, const TestWeight& t, const std::vector<float>& y,
                         const std::vector<float>& scalar_y) {
   const int64_t N = t.weight.rows, K = t.weight.cols;
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t k = 0; k < K; ++k) {
-      double exact = 0, abs_sum = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        double p = static_cast<double>(x[i * N + n]) * t.values[n * K + k];
-        exact += p;
-        abs_sum += std::fabs(p);
-      }
-      double bound = f32_bound(N, abs_sum);
-      ASSERT_NEAR(y[i * K + k], exact, bound) << "row " << i << " col " << k;
+      const ExactSum e = rows_product(x, t, i, k);
+      double bound = f32_bound(N, e.abs_sum);
+      ASSERT_NEAR(y[i * K + k], e.value, bound) << "row " << i << " col " << k;
       ASSERT_NEAR(y[i * K + k], scalar_y[i * K + k], 2 * bound) << "row " << i << " col " << k;
     }
   }
@@ -415,10 +433,7 @@ TEST(Matmul, RowsBf16ActivationsAreClose) {
     for (Shape shape : {Shape{37, 100}, Shape{256, 512}, Shape{300, 16}, Shape{5, 33}, Shape{1, 40}}) {
       const int64_t stride = shape.K + 3;
       TestWeight t = make_weight(dtype, shape.N, shape.K, stride, rng);
-      // NaNs between the rows, which reach y if a kernel reads past the end of a row.
-      const size_t elem = t.storage.size() / (shape.N * stride);
-      if (dtype != DType::F8_E4M3)
-        for (int64_t r = 0; r < shape.N; ++r) std::memset(&t.storage[(r * stride + shape.K) * elem], 0xff, 3 * elem);
+      poison_row_padding(t);
       for (int64_t m : {1, 3, 16, 29}) {
         SCOPED_TRACE(case_name(Isa::Avx512, dtype, m, shape.N, shape.K) + " rows bf16");
         std::vector<float> x = random_vector(m * shape.N, rng), y(m * shape.K, NAN), exact_y(m * shape.K, NAN);
@@ -429,14 +444,9 @@ TEST(Matmul, RowsBf16ActivationsAreClose) {
         const bool rounded = dtype == DType::BF16;
         for (int64_t i = 0; i < m; ++i) {
           for (int64_t k = 0; k < shape.K; ++k) {
-            double exact = 0, abs_sum = 0;
-            for (int64_t n = 0; n < shape.N; ++n) {
-              double p = static_cast<double>(x[i * shape.N + n]) * t.values[n * shape.K + k];
-              exact += p;
-              abs_sum += std::fabs(p);
-            }
-            double bound = f32_bound(shape.N, abs_sum) + (rounded ? std::ldexp(abs_sum, -8) : 0.0);
-            ASSERT_NEAR(y[i * shape.K + k], exact, bound) << "row " << i << " col " << k;
+            const ExactSum e = rows_product(x, t, i, k);
+            double bound = f32_bound(shape.N, e.abs_sum) + (rounded ? std::ldexp(e.abs_sum, -8) : 0.0);
+            ASSERT_NEAR(y[i * shape.K + k], e.value, bound) << "row " << i << " col " << k;
           }
         }
         EXPECT_EQ(y != exact_y, rounded);

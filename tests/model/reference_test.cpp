@@ -74,6 +74,30 @@ class ReferenceTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // Decodes each fixture prompt's reference greedy tokens one at a time after its prompt (all
+  // but the last token prefilled); check(prompt, step, logits, reference logits) at every step.
+  template <typename Check>
+  void decode_greedy_paths(Check check) const {
+    for (int k = 0; k < 4; ++k) {
+      const std::string p = fmt::format("p{}", k);
+      std::vector<int32_t> tokens = reference_->ids(p + ".tokens"), greedy = reference_->ids(p + ".greedy");
+      const float* want = reference_->floats(p + ".greedy_logits");
+      KvCache cache = model_->make_cache(tokens.size() + greedy.size());
+      int seq = cache.add_sequence();
+      cache.reserve(seq, tokens.size() + greedy.size());
+      Batch batch;
+      for (size_t t = 0; t + 1 < tokens.size(); ++t) batch.add(tokens[t], t, seq, false);
+      if (batch.size() > 0) model_->forward(batch, cache);
+      int32_t next = tokens.back();
+      for (size_t g = 0; g < greedy.size(); ++g) {
+        batch.clear();
+        batch.add(next, static_cast<int64_t>(tokens.size() + g) - 1, seq, true);
+        check(p, g, model_->forward(batch, cache).data(), want + g * vocab());
+        next = greedy[g];
+      }
+    }
+  }
+
   std::string dir_;
   std::unique_ptr<DeepSeekModel> model_;
   std::unique_ptr<Reference> reference_;
@@ -103,28 +127,10 @@ TEST_P(ReferenceTest, PrefillMatchesOnAnyNumberOfThreads) {
 }
 
 TEST_P(ReferenceTest, IncrementalGreedyDecodingMatches) {
-  for (int k = 0; k < 4; ++k) {
-    std::string p = fmt::format("p{}", k);
-    std::vector<int32_t> tokens = reference_->ids(p + ".tokens");
-    std::vector<int32_t> greedy = reference_->ids(p + ".greedy");
-    const float* want = reference_->floats(p + ".greedy_logits");
-    KvCache cache = model_->make_cache(tokens.size() + greedy.size());
-    int seq = cache.add_sequence();
-    cache.reserve(seq, tokens.size() + greedy.size());
-    Batch batch;
-    for (size_t t = 0; t + 1 < tokens.size(); ++t) batch.add(tokens[t], t, seq, false);
-    if (batch.size() > 0) model_->forward(batch, cache);
-    int32_t next = tokens.back();
-    int64_t position = static_cast<int64_t>(tokens.size()) - 1;
-    for (size_t g = 0; g < greedy.size(); ++g) {
-      batch.clear();
-      batch.add(next, position++, seq, true);
-      std::vector<float> logits = model_->forward(batch, cache);
-      EXPECT_LE(relative_l2(logits.data(), want + g * vocab(), vocab()), 1e-4) << p << " step " << g;
-      next = static_cast<int32_t>(argmax(logits.data(), vocab()));
-      ASSERT_EQ(next, greedy[g]) << p << " step " << g;
-    }
-  }
+  decode_greedy_paths([&](const std::string& p, size_t g, const float* logits, const float* want) {
+    EXPECT_LE(relative_l2(logits, want, vocab()), 1e-4) << p << " step " << g;
+    EXPECT_EQ(argmax(logits, vocab()), argmax(want, vocab())) << p << " step " << g;
+  });
 }
 
 TEST_P(ReferenceTest, OnePassPrefillAgreesWithPrefillThenDecode) {
@@ -209,25 +215,8 @@ TEST_P(ReferenceTest, HalfPrecisionCachesStayNearTheReference) {
       same_top1 += argmax(logits, vocab()) == argmax(want, vocab());
     };
     prefill_prompts([&](const std::string&, size_t, const float* logits, const float* want) { add(logits, want); });
-    for (int k = 0; k < 4; ++k) {
-      const std::string p = fmt::format("p{}", k);
-      std::vector<int32_t> tokens = reference_->ids(p + ".tokens"), greedy = reference_->ids(p + ".greedy");
-      const float* want = reference_->floats(p + ".greedy_logits");
-      KvCache cache = model_->make_cache(tokens.size() + greedy.size());
-      ASSERT_EQ(cache.dtype(), run.cache);
-      int seq = cache.add_sequence();
-      cache.reserve(seq, tokens.size() + greedy.size());
-      Batch batch;
-      for (size_t t = 0; t + 1 < tokens.size(); ++t) batch.add(tokens[t], t, seq, false);
-      if (batch.size() > 0) model_->forward(batch, cache);
-      int32_t next = tokens.back();
-      for (size_t g = 0; g < greedy.size(); ++g) {
-        batch.clear();
-        batch.add(next, static_cast<int64_t>(tokens.size() + g) - 1, seq, true);
-        add(model_->forward(batch, cache).data(), want + g * vocab());
-        next = greedy[g];  // the reference's path, whatever this cache's logits chose
-      }
-    }
+    ASSERT_EQ(model_->make_cache(1).dtype(), run.cache);
+    decode_greedy_paths([&](const std::string&, size_t, const float* logits, const float* want) { add(logits, want); });
     std::nth_element(l2.begin(), l2.begin() + l2.size() / 2, l2.end());
     const double median = l2[l2.size() / 2];
     const std::string name = fmt::format("{} cache, {} activations", dtype_name(run.cache), run.bf16_activations ? "BF16" : "F32");
