@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "kernels/convert.h"
 #include "kernels/cpu.h"
 #include "kernels/matmul_impl.h"
 #include "kernels/thread_pool.h"
@@ -52,6 +53,11 @@ bool bf16_activations() {
     on = g_bf16_activations.load();
   }
   return on == 1;
+}
+
+void round_to_bf16(const float* x, int64_t n, uint16_t* out) {
+  if (active_isa() == Isa::Avx512 && cpu_features().avx512bf16) return avx512::round_to_bf16(x, n, out);
+  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(x[i]);
 }
 
 void matmul(const float* x, int64_t m, const Weight& w, float* y) {

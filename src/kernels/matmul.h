@@ -55,4 +55,7 @@ void dequantize_rows(const Weight& w, int64_t begin, int64_t count, float* out);
 void set_bf16_activations(bool on);
 bool bf16_activations();
 
+// x[0, n) rounded to BF16 (to nearest even) at out, as the kernels round BF16 activations.
+void round_to_bf16(const float* x, int64_t n, uint16_t* out);
+
 }  // namespace dseek

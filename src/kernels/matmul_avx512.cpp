@@ -283,6 +283,8 @@ void matmul_bf16(const float* x, int64_t m, const Weight& w, float* y) {
   });
 }
 
+void round_to_bf16(const float* x, int64_t n, uint16_t* out) { round_rows(x, n, n, 0, 1, out); }
+
 void matmul_rows_bf16(const float* x, int64_t m, const Weight& w, float* y) {
   // Other weight types would need rounding to BF16 first; F32 weights stay exact on purpose.
   if (w.dtype != DType::BF16) return matmul_rows(x, m, w, y);

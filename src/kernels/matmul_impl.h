@@ -43,6 +43,7 @@ void dequantize_rows(const Weight& w, int64_t begin, int64_t count, float* out);
 // matmul with the BF16 activations of set_bf16_activations(); needs avx512bf16.
 void matmul_bf16(const float* x, int64_t m, const Weight& w, float* y);
 void matmul_rows_bf16(const float* x, int64_t m, const Weight& w, float* y);
+void round_to_bf16(const float* x, int64_t n, uint16_t* out);
 }  // namespace avx512
 
 }  // namespace dseek

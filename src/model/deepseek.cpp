@@ -398,10 +398,15 @@ void causal_attention(const float* q, int64_t per_token, const std::vector<int64
   finish(total, 0, rows);
 }
 
-// An F32 matrix of `rows` rows, `cols` of each used, row_stride apart.
-Weight f32_view(const float* data, int64_t rows, int64_t cols, int64_t row_stride) {
+// Element i of an array of F32 or BF16 values.
+const void* element(DType dtype, const void* data, int64_t i) {
+  return static_cast<const char*>(data) + i * static_cast<int64_t>(dtype_size(dtype));
+}
+
+// A matrix of `rows` rows of F32 or BF16 values, `cols` of each used, row_stride apart.
+Weight matrix_view(DType dtype, const void* data, int64_t rows, int64_t cols, int64_t row_stride) {
   Weight w;
-  w.dtype = DType::F32;
+  w.dtype = dtype;
   w.rows = rows;
   w.cols = cols;
   w.data = data;
@@ -452,12 +457,26 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
     matmul(latent.data(), length, a.v_b, values.data());
     value_rows = values.data(), value_width = v_dim;
   }
+  // With BF16 activations over a BF16 cache, the keys and values expanded from it are rounded to
+  // BF16 too, so that the attention products run on vdpbf16ps, as the absorbed form's do; so is
+  // k_b, which lifts the keys.
+  const bool bf16 = cache.dtype() == DType::BF16 && bf16_activations();
+  const DType kv_type = bf16 ? DType::BF16 : DType::F32;
+  std::vector<uint16_t> values16;
+  if (bf16) {
+    values16.resize(values.size());
+    for_spans(static_cast<int64_t>(values.size()),
+              [&](int64_t i0, int64_t i1) { round_to_bf16(values.data() + i0, i1 - i0, values16.data() + i0); });
+  }
+  const void* value_base = bf16 ? static_cast<const void*>(values16.data()) : values.data();
+  const int64_t value_offset = value_rows - values.data();
 
   // The heads split over the threads, each attending on its own: per key block, the products
   // are too small to split again.
   const float scale = static_cast<float>(c.softmax_scale());
   ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
     Buffer queries(count * qk), keys(length * qk), o(count * v_dim), k_b, head_keys;
+    std::vector<uint16_t> keys16(bf16 ? length * qk : 0), k_b16(bf16 && !a.kv_b.data ? rank * nope : 0);
     if (!a.kv_b.data) k_b.resize(rank * nope), head_keys.resize(length * nope);
     for (int64_t h = h_begin; h < h_end; ++h) {
       for (int64_t i = 0; i < count; ++i) std::copy_n(q + (tokens[i] * heads + h) * qk, qk, queries.data() + i * qk);
@@ -467,18 +486,23 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
         key_rows = values.data() + h * lift, key_stride = heads * lift;
       } else {
         dequantize_rows(a.k_b, h * rank, rank, k_b.data());
-        matmul_rows(latent.data(), length, f32_view(k_b.data(), rank, nope, nope), head_keys.data());
+        if (bf16) round_to_bf16(k_b.data(), rank * nope, k_b16.data());
+        const void* lift_keys = bf16 ? static_cast<const void*>(k_b16.data()) : k_b.data();
+        matmul_rows(latent.data(), length, matrix_view(kv_type, lift_keys, rank, nope, nope), head_keys.data());
         key_rows = head_keys.data(), key_stride = nope;
       }
       for (int64_t l = 0; l < length; ++l) {
         std::copy_n(key_rows + l * key_stride, nope, keys.data() + l * qk);
         std::copy_n(rope_keys.data() + l * rope_dim, rope_dim, keys.data() + l * qk + nope);
       }
+      if (bf16) round_to_bf16(keys.data(), length * qk, keys16.data());
+      const void* key_base = bf16 ? static_cast<const void*>(keys16.data()) : keys.data();
       causal_attention(
           queries.data(), 1, positions, length, cache.page_tokens(), scale,
-          [&](int64_t k0, int64_t n) { return f32_view(keys.data() + k0 * qk, n, qk, qk); },
+          [&](int64_t k0, int64_t n) { return matrix_view(kv_type, element(kv_type, key_base, k0 * qk), n, qk, qk); },
           [&](int64_t k0, int64_t n) {
-            return f32_view(value_rows + (k0 * heads + h) * value_width, n, v_dim, heads * value_width);
+            return matrix_view(kv_type, element(kv_type, value_base, value_offset + (k0 * heads + h) * value_width), n, v_dim,
+                               heads * value_width);
           },
           v_dim, o.data());
       for (int64_t i = 0; i < count; ++i)

@@ -455,6 +455,27 @@ TEST(Matmul, RowsBf16ActivationsAreClose) {
   }
 }
 
+// round_to_bf16 rounds as f32_to_bf16 does (to nearest, ties to even) on every instruction set,
+// over lengths with and without a partial vector at the end.
+TEST(Matmul, RoundToBf16MatchesTheScalarRounding) {
+  IsaScope scope;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    set_isa(isa);
+    for (int64_t n : {1, 31, 32, 33, 100, 1000}) {
+      std::vector<float> x(n);
+      for (float& v : x) v = uniform(rng);
+      x[0] = bf16_to_f32(0x3f81) + 0x1p-8f;  // halfway between 0x3f81 and 0x3f82: to the even one
+      std::vector<uint16_t> got(n + 1, 0xdead);
+      round_to_bf16(x.data(), n, got.data());
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], f32_to_bf16(x[i])) << "isa " << static_cast<int>(isa) << ", n " << n << ", value " << i;
+      EXPECT_EQ(got[n], 0xdead) << "wrote past n = " << n;
+    }
+  }
+}
+
 TEST(Matmul, DequantizeIsExact) {
   IsaScope scope;
   std::mt19937 rng(7);

@@ -123,10 +123,13 @@ TEST(ServerE2e, OpenAiNodeClient) {
   test_util::install_npm_packages(kTestDir, "node_modules/openai/package.json", "npm ci");
   ASSERT_FALSE(::testing::Test::HasFailure());
   const std::string max_body = "65536";
+  // Exact arithmetic, not serve's BF16 defaults: the clients compare greedy text with the float32
+  // reference's, which rounding may leave after a few tokens of these random models.
   ServerProcess main({testing::chat_model_dir(), "--parallel", "4", "--ctx", "2048", "--kv-tokens", "2048",
-                      "--api-key", "test-key", "--max-body-bytes", max_body});
+                      "--api-key", "test-key", "--max-body-bytes", max_body, "--activations", "f32", "--cache-type", "f32"});
   ServerProcess v32({testing::chat_model_dir(), "--parallel", "2", "--ctx", "2048", "--chat-template",
-                     std::string(DSEEK_FIXTURES) + "/chat-templates/deepseek-ai-DeepSeek-V3.2.jinja"});
+                     std::string(DSEEK_FIXTURES) + "/chat-templates/deepseek-ai-DeepSeek-V3.2.jinja", "--activations", "f32",
+                     "--cache-type", "f32"});
   std::string env = "DSEEK_BASE_URL=" + shell_quote(main.url() + "/v1") + " DSEEK_TEST_API_KEY=test-key DSEEK_MODEL=v2-chat-tiny" +
                     " DSEEK_MAX_BODY_BYTES=" + max_body + " DSEEK_V32_BASE_URL=" + shell_quote(v32.url() + "/v1") +
                     " DSEEK_FIXTURES=" + shell_quote(DSEEK_FIXTURES);
