@@ -462,14 +462,15 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
   // k_b, which lifts the keys.
   const bool bf16 = cache.dtype() == DType::BF16 && bf16_activations();
   const DType kv_type = bf16 ? DType::BF16 : DType::F32;
-  std::vector<uint16_t> values16;
+  const int64_t value_offset = value_rows - values.data();
+  std::vector<uint16_t> values16(bf16 ? values.size() : 0);  // at the same offsets, the values only
   if (bf16) {
-    values16.resize(values.size());
-    for_spans(static_cast<int64_t>(values.size()),
-              [&](int64_t i0, int64_t i1) { round_to_bf16(values.data() + i0, i1 - i0, values16.data() + i0); });
+    for_items(length * heads, v_dim, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        round_to_bf16(value_rows + r * value_width, v_dim, values16.data() + value_offset + r * value_width);
+    });
   }
   const void* value_base = bf16 ? static_cast<const void*>(values16.data()) : values.data();
-  const int64_t value_offset = value_rows - values.data();
 
   // The heads split over the threads, each attending on its own: per key block, the products
   // are too small to split again.
