@@ -77,8 +77,8 @@ void matmul(const float* x, int64_t m, const Weight& w, float* y) {
   }
 }
 
-MatvecInput::MatvecInput(const float* x, const Weight& w) : x_(x), dtype_(w.dtype), cols_(w.cols) {
-  if (is_quantized(w.dtype)) quantized_ = quant_prepare_row(x, w);
+MatmulInput::MatmulInput(const float* x, int64_t m, const Weight& w) : x_(x), m_(m), dtype_(w.dtype), cols_(w.cols) {
+  if (is_quantized(w.dtype)) quantized_ = quant_prepare_rows(x, m, w);
 }
 
 int64_t matvec_piece_bytes(int64_t bytes) {
@@ -86,12 +86,23 @@ int64_t matvec_piece_bytes(int64_t bytes) {
   return std::clamp<int64_t>(bytes / (kPiecesPerThread * ThreadPool::global().size()), 64 << 10, 1 << 20);
 }
 
-bool MatvecInput::serves(const float* x, const Weight& w) const {
+bool MatmulInput::serves(const float* x, const Weight& w) const {
   return x == x_ && w.dtype == dtype_ && w.cols == cols_;
 }
 
-void MatvecInput::multiply(const Weight& w, int64_t r0, int64_t r1, float* y) const {
-  if (!serves(x_, w)) fail("a row prepared for {} weights of {} columns used with a {} weight of {}", dtype_name(dtype_), cols_, dtype_name(w.dtype), w.cols);
+void MatmulInput::check(const Weight& w) const {
+  if (!serves(x_, w)) fail("rows prepared for {} weights of {} columns used with a {} weight of {}", dtype_name(dtype_), cols_, dtype_name(w.dtype), w.cols);
+}
+
+void MatmulInput::multiply(const Weight& w, float* y) const {
+  check(w);
+  if (is_quantized(w.dtype)) return quant_matmul_prepared(quantized_, m_, w, y);
+  matmul(x_, m_, w, y);
+}
+
+void MatmulInput::multiply_rows(const Weight& w, int64_t r0, int64_t r1, float* y) const {
+  check(w);
+  if (m_ != 1) fail("multiply_rows: ranges of rows take one prepared row, not {}", m_);
   if (is_quantized(w.dtype)) return quant_matvec_rows(quantized_, w, r0, r1, y);
   if (r1 > r0) matmul(x_, 1, w.slice_rows(r0, r1 - r0), y + r0);
 }

@@ -19,20 +19,26 @@ void matmul(const float* x, int64_t m, const Weight& w, float* y);
 // into the kernels, and 64 KiB pieces of decode's larger products cost a few percent of a token.
 int64_t matvec_piece_bytes(int64_t bytes);
 
-// One row x prepared for products with weights of one format (quantized to int8 for the block
-// formats), for a caller that splits products over threads itself in ranges of rows, as decode
-// does to balance many small products as one piece of work: x is prepared once, not per range.
-class MatvecInput {
+// Rows x[m, K] prepared once (quantized to int8 for the block formats) for products with weights
+// of one format and width: decode's many small products of one row, which the threads split in
+// ranges of rows, each range on its own, and long prompts' attention, where each head's thread
+// lifts the whole cache by its own rows of kv_b.
+class MatmulInput {
  public:
-  MatvecInput(const float* x, const Weight& w);
+  MatmulInput(const float* x, int64_t m, const Weight& w);
   // Whether this input serves x against weights of w's format and width.
   bool serves(const float* x, const Weight& w) const;
-  // y[r0, r1) = rows [r0, r1) of W · x, whole groups of interleaved rows; from a thread pool
-  // job, on the calling thread.
-  void multiply(const Weight& w, int64_t r0, int64_t r1, float* y) const;
+  // y[m, N] = x · Wᵀ, as matmul computes it.
+  void multiply(const Weight& w, float* y) const;
+  // For one row (m = 1): y[r0, r1) = rows [r0, r1) of W · x, whole groups of interleaved rows;
+  // from a thread pool job, on the calling thread.
+  void multiply_rows(const Weight& w, int64_t r0, int64_t r1, float* y) const;
 
  private:
+  void check(const Weight& w) const;
+
   const float* x_;
+  int64_t m_;
   DType dtype_;
   int64_t cols_;
   std::vector<unsigned char> quantized_;  // empty for the float formats

@@ -103,13 +103,13 @@ void matmul_each(const std::vector<Product>& products, int64_t m) {
     return;
   }
   constexpr int64_t kUnit = 4096;  // weight bytes per unit of work
-  std::vector<MatvecInput> inputs;
-  std::vector<const MatvecInput*> input_of;
+  std::vector<MatmulInput> inputs;
+  std::vector<const MatmulInput*> input_of;
   inputs.reserve(products.size());
   std::vector<int64_t> start{0};  // each product's first byte in the concatenation
   for (const Product& p : products) {
-    auto same = std::find_if(inputs.begin(), inputs.end(), [&](const MatvecInput& in) { return in.serves(p.x, p.w); });
-    input_of.push_back(same != inputs.end() ? &*same : &inputs.emplace_back(p.x, p.w));
+    auto same = std::find_if(inputs.begin(), inputs.end(), [&](const MatmulInput& in) { return in.serves(p.x, p.w); });
+    input_of.push_back(same != inputs.end() ? &*same : &inputs.emplace_back(p.x, 1, p.w));
     start.push_back(start.back() + p.w.bytes());
   }
   ThreadPool::global().parallel_pieces((start.back() + kUnit - 1) / kUnit, matvec_piece_bytes(start.back()) / kUnit, [&](int, int64_t begin, int64_t end) {
@@ -123,7 +123,7 @@ void matmul_each(const std::vector<Product>& products, int64_t m) {
         const int64_t offset = std::clamp(unit * kUnit - start[i], int64_t{0}, w.bytes()), group = dtype_row_group(w.dtype);
         return (offset * w.rows + w.bytes() - 1) / w.bytes() / group * group;
       };
-      if (int64_t r0 = first_row(begin), r1 = first_row(end); r1 > r0) input_of[i]->multiply(w, r0, r1, products[i].y);
+      if (int64_t r0 = first_row(begin), r1 = first_row(end); r1 > r0) input_of[i]->multiply_rows(w, r0, r1, products[i].y);
     }
   });
 }
@@ -442,68 +442,61 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
   });
   Buffer rope_keys(length * rope_dim);
   cache.read(layer, sequence, 0, length, rank, rope_dim, rope_keys.data());
-  // Every cached position's values, per (position, head) row; from kv_b, with the nope parts
-  // of its keys before them: [length, heads, nope key then value]. In GGUF's split form, k_b
-  // holds each head's key rows transposed, [rank, nope], and each head's thread lifts its keys.
-  Buffer values;
-  const float* value_rows;
-  int64_t value_width;
-  if (a.kv_b.data) {
-    values.resize(length * heads * lift);
-    matmul(latent.data(), length, a.kv_b, values.data());
-    value_rows = values.data() + nope, value_width = lift;
-  } else {
-    values.resize(length * heads * v_dim);
-    matmul(latent.data(), length, a.v_b, values.data());
-    value_rows = values.data(), value_width = v_dim;
-  }
   // With BF16 activations over a BF16 cache, the keys and values expanded from it are rounded to
   // BF16 too, so that the attention products run on vdpbf16ps, as the absorbed form's do; so is
   // k_b, which lifts the keys.
   const bool bf16 = cache.dtype() == DType::BF16 && bf16_activations();
   const DType kv_type = bf16 ? DType::BF16 : DType::F32;
-  const int64_t value_offset = value_rows - values.data();
-  std::vector<uint16_t> values16(bf16 ? values.size() : 0);  // at the same offsets, the values only
-  if (bf16) {
-    for_items(length * heads, v_dim, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r)
-        round_to_bf16(value_rows + r * value_width, v_dim, values16.data() + value_offset + r * value_width);
-    });
-  }
-  const void* value_base = bf16 ? static_cast<const void*>(values16.data()) : values.data();
 
-  // The heads split over the threads, each attending on its own: per key block, the products
-  // are too small to split again.
+  // The heads split over the threads, each lifting the latents by its own rows of kv_b (or v_b)
+  // and attending on its own: per key block, the products are too small to split again. Lifted
+  // for all heads at once, the cache took length x heads x (nope + v) floats (800 MB with BF16 at
+  // 32K tokens on V2-Lite, eight times that on V3), and gathering a head's rows from it, each on
+  // its own page, cost more than lifting per head does. The latents are quantized once.
   const float scale = static_cast<float>(c.softmax_scale());
+  const MatmulInput latents(latent.data(), length, a.kv_b.data ? a.kv_b : a.v_b);
   ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
-    Buffer queries(count * qk), keys(length * qk), o(count * v_dim), k_b, head_keys;
-    std::vector<uint16_t> keys16(bf16 ? length * qk : 0), k_b16(bf16 && !a.kv_b.data ? rank * nope : 0);
+    // lifted: per position, from kv_b the nope part of the key then the value; from v_b the value.
+    Buffer queries(count * qk), keys(bf16 ? 0 : length * qk), lifted(length * (a.kv_b.data ? lift : v_dim)), o(count * v_dim), k_b,
+        head_keys;
+    std::vector<uint16_t> keys16(bf16 ? length * qk : 0), values16(bf16 ? length * v_dim : 0),
+        k_b16(bf16 && !a.kv_b.data ? rank * nope : 0);
     if (!a.kv_b.data) k_b.resize(rank * nope), head_keys.resize(length * nope);
     for (int64_t h = h_begin; h < h_end; ++h) {
       for (int64_t i = 0; i < count; ++i) std::copy_n(q + (tokens[i] * heads + h) * qk, qk, queries.data() + i * qk);
-      const float* key_rows;  // the nope parts, key_stride apart
-      int64_t key_stride;
+      const float *key_rows, *value_rows;  // the nope parts of the keys and the values, key_stride and value_stride apart
+      int64_t key_stride, value_stride;
       if (a.kv_b.data) {
-        key_rows = values.data() + h * lift, key_stride = heads * lift;
+        latents.multiply(a.kv_b.slice_rows(h * lift, lift), lifted.data());
+        key_rows = lifted.data(), value_rows = lifted.data() + nope, key_stride = value_stride = lift;
       } else {
+        // GGUF's k_b holds the head's key rows transposed, [rank, nope].
         dequantize_rows(a.k_b, h * rank, rank, k_b.data());
         if (bf16) round_to_bf16(k_b.data(), rank * nope, k_b16.data());
         const void* lift_keys = bf16 ? static_cast<const void*>(k_b16.data()) : k_b.data();
         matmul_rows(latent.data(), length, matrix_view(kv_type, lift_keys, rank, nope, nope), head_keys.data());
-        key_rows = head_keys.data(), key_stride = nope;
+        latents.multiply(a.v_b.slice_rows(h * v_dim, v_dim), lifted.data());
+        key_rows = head_keys.data(), value_rows = lifted.data(), key_stride = nope, value_stride = v_dim;
       }
       for (int64_t l = 0; l < length; ++l) {
-        std::copy_n(key_rows + l * key_stride, nope, keys.data() + l * qk);
-        std::copy_n(rope_keys.data() + l * rope_dim, rope_dim, keys.data() + l * qk + nope);
+        const float *nope_part = key_rows + l * key_stride, *rope_part = rope_keys.data() + l * rope_dim;
+        if (bf16) {
+          round_to_bf16(nope_part, nope, keys16.data() + l * qk);
+          round_to_bf16(rope_part, rope_dim, keys16.data() + l * qk + nope);
+          round_to_bf16(value_rows + l * value_stride, v_dim, values16.data() + l * v_dim);
+        } else {
+          std::copy_n(nope_part, nope, keys.data() + l * qk);
+          std::copy_n(rope_part, rope_dim, keys.data() + l * qk + nope);
+        }
       }
-      if (bf16) round_to_bf16(keys.data(), length * qk, keys16.data());
       const void* key_base = bf16 ? static_cast<const void*>(keys16.data()) : keys.data();
+      const void* value_base = bf16 ? static_cast<const void*>(values16.data()) : value_rows;
+      if (bf16) value_stride = v_dim;  // rounded side by side
       causal_attention(
           queries.data(), 1, positions, length, cache.page_tokens(), scale,
           [&](int64_t k0, int64_t n) { return matrix_view(kv_type, element(kv_type, key_base, k0 * qk), n, qk, qk); },
           [&](int64_t k0, int64_t n) {
-            return matrix_view(kv_type, element(kv_type, value_base, value_offset + (k0 * heads + h) * value_width), n, v_dim,
-                               heads * value_width);
+            return matrix_view(kv_type, element(kv_type, value_base, k0 * value_stride), n, v_dim, value_stride);
           },
           v_dim, o.data());
       for (int64_t i = 0; i < count; ++i)

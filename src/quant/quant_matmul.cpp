@@ -127,24 +127,34 @@ static_assert(kTileRows % 16 == 0, "tiles hold whole groups of interleaved rows"
 
 }  // namespace
 
-void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
-  check_weight(w, "quant_matmul");
-  if (m <= 0 || w.rows == 0) return;
+std::vector<unsigned char> quant_prepare_rows(const float* x, int64_t m, const Weight& w) {
+  check_weight(w, "quant_prepare_rows");
+  const int64_t k = w.cols;
+  const size_t act_bytes = quant::act_row_bytes(w.dtype, k);
+  std::vector<unsigned char> act(act_bytes * std::max<int64_t>(m, 0));
+  const quant::ActFn quantize_act = quant::act_quantizer(quant::active_dot_isa());
+  ThreadPool::global().parallel_for(m, [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.data() + i * act_bytes, k);
+  });
+  return act;
+}
+
+void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, const Weight& w, float* y) {
+  check_weight(w, "quant_matmul_prepared");
   const int64_t k = w.cols, n_rows = w.rows, nb = k / static_cast<int64_t>(dtype_block_elems(w.dtype));
   const size_t act_bytes = quant::act_row_bytes(w.dtype, k);
-  const auto act = std::make_unique_for_overwrite<unsigned char[]>(act_bytes * m);
+  if (m < 0 || act.size() != act_bytes * static_cast<size_t>(m))
+    fail("quant_matmul_prepared: {} rows of activations in {} bytes for a {} weight of {} columns", m, act.size(),
+         dtype_name(w.dtype), k);
+  if (m == 0 || n_rows == 0) return;
   ThreadPool& pool = ThreadPool::global();
-  const quant::ActFn quantize_act = quant::act_quantizer(quant::active_dot_isa());
-  pool.parallel_for(m, [&](int, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.get() + i * act_bytes, k);
-  });
   const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
   const RowPointers row(w);
 
   if (quant::active_dot_isa() == quant::DotIsa::Avx512Vnni) {
     const quant::avx512vnni::Gemm gemm = quant::avx512vnni::gemm_kernel(w.dtype);
     if (gemm.run && m >= gemm.min_rows) {
-      gemm.run(m, act.get(), act_bytes, w.data, row_bytes(w.dtype, w.row_stride), n_rows, k, y);
+      gemm.run(m, act.data(), act_bytes, w.data, row_bytes(w.dtype, w.row_stride), n_rows, k, y);
       return;
     }
   }
@@ -153,7 +163,7 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
     const int64_t group_bytes = group * static_cast<int64_t>(row.stride);
     pool.parallel_pieces(n_rows / group, (matvec_piece_bytes(n_rows * static_cast<int64_t>(row.stride)) + group_bytes - 1) / group_bytes, [&](int, int64_t begin, int64_t end) {
       for (int64_t n = begin * group; n < end * group; n += group)
-        dot(nb, row[n], act.get(), act_bytes, static_cast<int>(m), y + n, n_rows);
+        dot(nb, row[n], act.data(), act_bytes, static_cast<int>(m), y + n, n_rows);
     });
     return;
   }
@@ -167,17 +177,16 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
       for (int64_t i = i0; i < i1; i += quant::kMaxRows) {
         const int nx = static_cast<int>(std::min<int64_t>(quant::kMaxRows, i1 - i));
         for (int64_t n = n0; n < n1; n += group)
-          dot(nb, row[n], act.get() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
+          dot(nb, row[n], act.data() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
       }
     }
   });
 }
 
-std::vector<unsigned char> quant_prepare_row(const float* x, const Weight& w) {
-  check_weight(w, "quant_prepare_row");
-  std::vector<unsigned char> act(quant::act_row_bytes(w.dtype, w.cols));
-  quant::quantize_act_row(w.dtype, x, act.data(), w.cols);
-  return act;
+void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
+  check_weight(w, "quant_matmul");
+  if (m <= 0 || w.rows == 0) return;
+  quant_matmul_prepared(quant_prepare_rows(x, m, w), m, w, y);
 }
 
 void quant_matvec_rows(const std::vector<unsigned char>& act, const Weight& w, int64_t r0, int64_t r1, float* y) {

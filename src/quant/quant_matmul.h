@@ -20,10 +20,14 @@ namespace dseek {
 // y[m, N] = x[m, K] · Wᵀ, W = [N, K] in a block format (is_quantized, Q8_K excepted).
 void quant_matmul(const float* x, int64_t m, const Weight& w, float* y);
 
-// For callers that split a product with one row x over threads themselves (decode's many small
-// products): x quantized once for W's format, then any range of W's rows, whole groups of
-// interleaved rows, on the calling thread: y[r0, r1) = rows [r0, r1) of W · x.
-std::vector<unsigned char> quant_prepare_row(const float* x, const Weight& w);
+// quant_matmul in two steps, for callers that multiply the same rows by several weights of one
+// format and width: x quantized once for W's format, then y[m, N] = x · Wᵀ from those
+// activations, as quant_matmul computes it.
+std::vector<unsigned char> quant_prepare_rows(const float* x, int64_t m, const Weight& w);
+void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, const Weight& w, float* y);
+// For callers that split a product with one row over threads themselves (decode's many small
+// products): any range of W's rows, whole groups of interleaved rows, on the calling thread:
+// y[r0, r1) = rows [r0, r1) of W · x, x prepared as above.
 void quant_matvec_rows(const std::vector<unsigned char>& act, const Weight& w, int64_t r0, int64_t r1, float* y);
 
 // y[m, K] = x[m, N] · W, through dequantized rows (a fallback: no int8 path).

@@ -165,16 +165,43 @@ TEST_P(Repack, PreparedRowsGiveMatmulsResultInRanges) {
       SCOPED_TRACE(std::string(dtype_name(weight.dtype)));
       std::vector<float> whole(w.rows), pieces(w.rows, NAN);
       matmul(x.data(), 1, weight, whole.data());
-      const MatvecInput input(x.data(), weight);
+      const MatmulInput input(x.data(), 1, weight);
       EXPECT_TRUE(input.serves(x.data(), weight));
-      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{32, 64}, {0, 16}, {16, 32}}) input.multiply(weight, r0, r1, pieces.data());
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{32, 64}, {0, 16}, {16, 32}}) input.multiply_rows(weight, r0, r1, pieces.data());
       for (int64_t n = 0; n < w.rows; ++n) ASSERT_EQ(pieces[n], whole[n]) << "row " << n;
     }
-    const MatvecInput input(x.data(), w.r16);
+    const MatmulInput input(x.data(), 1, w.r16);
     std::vector<float> y(w.rows);
-    EXPECT_THROW(input.multiply(w.r16, 8, 24, y.data()), Error);
+    EXPECT_THROW(input.multiply_rows(w.r16, 8, 24, y.data()), Error);
     EXPECT_FALSE(input.serves(x.data(), w.source));
-    EXPECT_THROW(input.multiply(w.source, 0, 16, y.data()), Error);
+    EXPECT_THROW(input.multiply_rows(w.source, 0, 16, y.data()), Error);
+  });
+}
+
+// Long prompts' attention: rows prepared once, then row slices of one weight (each head's share
+// of kv_b) give matmul's result bit for bit, on every path a product of m rows takes: the dot
+// kernels of few rows, their tiles for more and, on AVX-512 VNNI, the panels.
+TEST_P(Repack, PreparedRowsGiveMatmulsResultForRowSlices) {
+  for_each_isa([] {
+    Repacked w(GetParam(), 64, 512, 11);
+    for (const Weight& weight : {w.source, w.r16}) {
+      for (int64_t m : {1, 3, 12, 100}) {
+        SCOPED_TRACE(std::string(dtype_name(weight.dtype)) + ", " + std::to_string(m) + " rows");
+        std::vector<float> x = gaussian(m * w.cols, 12), whole(m * w.rows);
+        matmul(x.data(), m, weight, whole.data());
+        const MatmulInput input(x.data(), m, weight);
+        for (auto [r0, n] : {std::pair<int64_t, int64_t>{0, 16}, {16, 48}}) {
+          std::vector<float> slice(m * n, NAN);
+          input.multiply(weight.slice_rows(r0, n), slice.data());
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) ASSERT_EQ(slice[i * n + j], whole[i * w.rows + r0 + j]) << "row " << i << ", column " << r0 + j;
+        }
+        if (m > 1) {
+          std::vector<float> y(m * w.rows);
+          EXPECT_THROW(input.multiply_rows(weight, 0, 16, y.data()), Error);  // ranges take one row
+        }
+      }
+    }
   });
 }
 
