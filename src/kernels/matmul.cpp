@@ -94,10 +94,11 @@ void MatmulInput::check(const Weight& w) const {
   if (!serves(x_, w)) fail("rows prepared for {} weights of {} columns used with a {} weight of {}", dtype_name(dtype_), cols_, dtype_name(w.dtype), w.cols);
 }
 
-void MatmulInput::multiply(const Weight& w, float* y) const {
+void MatmulInput::multiply(const Weight& w, int64_t first, int64_t count, float* y) const {
   check(w);
-  if (is_quantized(w.dtype)) return quant_matmul_prepared(quantized_, m_, w, y);
-  matmul(x_, m_, w, y);
+  if (first < 0 || count < 0 || first + count > m_) fail("rows [{}, {}) of {} prepared rows", first, first + count, m_);
+  if (is_quantized(w.dtype)) return quant_matmul_prepared(quantized_, first, count, w, y);
+  matmul(x_ + first * cols_, count, w, y);
 }
 
 void MatmulInput::multiply_rows(const Weight& w, int64_t r0, int64_t r1, float* y) const {

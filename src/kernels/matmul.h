@@ -28,8 +28,9 @@ class MatmulInput {
   MatmulInput(const float* x, int64_t m, const Weight& w);
   // Whether this input serves x against weights of w's format and width.
   bool serves(const float* x, const Weight& w) const;
-  // y[m, N] = x · Wᵀ, as matmul computes it.
-  void multiply(const Weight& w, float* y) const;
+  // y[m, N] = x · Wᵀ, as matmul computes it; or of rows [first, first + count) of x, y[count, N].
+  void multiply(const Weight& w, float* y) const { multiply(w, 0, m_, y); }
+  void multiply(const Weight& w, int64_t first, int64_t count, float* y) const;
   // For one row (m = 1): y[r0, r1) = rows [r0, r1) of W · x, whole groups of interleaved rows;
   // from a thread pool job, on the calling thread.
   void multiply_rows(const Weight& w, int64_t r0, int64_t r1, float* y) const;

@@ -428,14 +428,76 @@ bool expansion_pays(const ModelConfig& c, int64_t count, int64_t pairs, int64_t 
   return expanded < absorbed;
 }
 
+// Positions a head lifts at a time, so that the product's rows and results stay in L2.
+constexpr int64_t kLiftBlock = 512;
+
+// One head's keys [length, qk] and values [length, v] in the expanded form, in F32 or (bf16)
+// rounded to BF16, and the scratch that lifts them: a thread's, reused from head to head.
+struct ExpandedHead {
+  Buffer keys, values, lifted, k_b, head_keys;
+  std::vector<uint16_t> keys16, values16, k_b16;
+  ExpandedHead(const ModelConfig& c, const AttentionWeights& a, int64_t length, bool bf16) {
+    const int64_t qk = c.qk_head_dim(), v_dim = c.v_head_dim, nope = c.qk_nope_head_dim, block = std::min(length, kLiftBlock);
+    if (bf16) keys16.resize(length * qk), values16.resize(length * v_dim);
+    else keys.resize(length * qk), values.resize(length * v_dim);
+    lifted.resize(block * (a.kv_b.data ? nope + v_dim : v_dim));
+    if (!a.kv_b.data) {
+      k_b.resize(c.kv_lora_rank * nope), head_keys.resize(block * nope);
+      if (bf16) k_b16.resize(c.kv_lora_rank * nope);
+    }
+  }
+  const void* key_data() const { return keys16.empty() ? static_cast<const void*>(keys.data()) : keys16.data(); }
+  const void* value_data() const { return values16.empty() ? static_cast<const void*>(values.data()) : values16.data(); }
+};
+
+// Lifts the cached latents [length, rank] (prepared in `latents`) to head h's keys, their nope
+// parts by kv_b's key rows of the head (or GGUF's k_b) then its rope key, and values, by kv_b's
+// value rows of the head (or v_b).
+void expand_head(const ModelConfig& c, const AttentionWeights& a, int64_t h, const MatmulInput& latents, const float* latent,
+                 const float* rope_keys, int64_t length, ExpandedHead& out) {
+  const int64_t nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim, qk = c.qk_head_dim(), v_dim = c.v_head_dim;
+  const int64_t rank = c.kv_lora_rank, lift = nope + v_dim, block = std::min(length, kLiftBlock);
+  const bool bf16 = !out.keys16.empty();
+  const void* lift_keys = nullptr;  // GGUF's k_b: the head's key rows transposed, [rank, nope]
+  if (!a.kv_b.data) {
+    dequantize_rows(a.k_b, h * rank, rank, out.k_b.data());
+    if (bf16) round_to_bf16(out.k_b.data(), rank * nope, out.k_b16.data());
+    lift_keys = bf16 ? static_cast<const void*>(out.k_b16.data()) : out.k_b.data();
+  }
+  const Weight lift_rows = a.kv_b.data ? a.kv_b.slice_rows(h * lift, lift) : a.v_b.slice_rows(h * v_dim, v_dim);
+  // Per position of a block, from kv_b the nope part of the key then the value; from v_b the value.
+  const int64_t lifted_width = a.kv_b.data ? lift : v_dim;
+  for (int64_t p0 = 0; p0 < length; p0 += block) {
+    const int64_t n = std::min(block, length - p0);
+    latents.multiply(lift_rows, p0, n, out.lifted.data());
+    if (lift_keys)
+      matmul_rows(latent + p0 * rank, n, matrix_view(bf16 ? DType::BF16 : DType::F32, lift_keys, rank, nope, nope), out.head_keys.data());
+    const float* key_rows = lift_keys ? out.head_keys.data() : out.lifted.data();  // the nope parts, key_stride apart
+    const float* value_rows = out.lifted.data() + (lift_keys ? 0 : nope);
+    const int64_t key_stride = lift_keys ? nope : lift;
+    for (int64_t l = 0; l < n; ++l) {
+      const int64_t p = p0 + l;
+      const float *nope_part = key_rows + l * key_stride, *rope_part = rope_keys + p * rope_dim, *value = value_rows + l * lifted_width;
+      if (bf16) {
+        round_to_bf16(nope_part, nope, out.keys16.data() + p * qk);
+        round_to_bf16(rope_part, rope_dim, out.keys16.data() + p * qk + nope);
+        round_to_bf16(value, v_dim, out.values16.data() + p * v_dim);
+      } else {
+        std::copy_n(nope_part, nope, out.keys.data() + p * qk);
+        std::copy_n(rope_part, rope_dim, out.keys.data() + p * qk + nope);
+        std::copy_n(value, v_dim, out.values.data() + p * v_dim);
+      }
+    }
+  }
+}
+
 // Expanded-form attention of one sequence's tokens (ascending positions) over its cache; each
 // head's output goes to heads_out [token, head, v]. q holds rotated rope parts.
 void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer, int sequence,
                      const std::vector<int64_t>& tokens, const std::vector<int64_t>& positions, int64_t length,
                      const float* q, KvCache& cache, float* heads_out) {
-  const int64_t heads = c.num_attention_heads, nope = c.qk_nope_head_dim, rope_dim = c.qk_rope_head_dim;
-  const int64_t qk = c.qk_head_dim(), v_dim = c.v_head_dim, rank = c.kv_lora_rank, lift = nope + v_dim;
-  const int64_t count = static_cast<int64_t>(tokens.size());
+  const int64_t heads = c.num_attention_heads, rope_dim = c.qk_rope_head_dim, qk = c.qk_head_dim(), v_dim = c.v_head_dim;
+  const int64_t rank = c.kv_lora_rank, count = static_cast<int64_t>(tokens.size());
   Buffer latent(length * rank);
   for_items(length, rank, [&](int64_t begin, int64_t end) {
     cache.read(layer, sequence, begin, end - begin, 0, rank, latent.data() + begin * rank);
@@ -456,48 +518,15 @@ void attend_expanded(const ModelConfig& c, const AttentionWeights& a, int layer,
   const float scale = static_cast<float>(c.softmax_scale());
   const MatmulInput latents(latent.data(), length, a.kv_b.data ? a.kv_b : a.v_b);
   ThreadPool::global().parallel_for(heads, [&](int, int64_t h_begin, int64_t h_end) {
-    // lifted: per position, from kv_b the nope part of the key then the value; from v_b the value.
-    Buffer queries(count * qk), keys(bf16 ? 0 : length * qk), lifted(length * (a.kv_b.data ? lift : v_dim)), o(count * v_dim), k_b,
-        head_keys;
-    std::vector<uint16_t> keys16(bf16 ? length * qk : 0), values16(bf16 ? length * v_dim : 0),
-        k_b16(bf16 && !a.kv_b.data ? rank * nope : 0);
-    if (!a.kv_b.data) k_b.resize(rank * nope), head_keys.resize(length * nope);
+    ExpandedHead head(c, a, length, bf16);
+    Buffer queries(count * qk), o(count * v_dim);
     for (int64_t h = h_begin; h < h_end; ++h) {
       for (int64_t i = 0; i < count; ++i) std::copy_n(q + (tokens[i] * heads + h) * qk, qk, queries.data() + i * qk);
-      const float *key_rows, *value_rows;  // the nope parts of the keys and the values, key_stride and value_stride apart
-      int64_t key_stride, value_stride;
-      if (a.kv_b.data) {
-        latents.multiply(a.kv_b.slice_rows(h * lift, lift), lifted.data());
-        key_rows = lifted.data(), value_rows = lifted.data() + nope, key_stride = value_stride = lift;
-      } else {
-        // GGUF's k_b holds the head's key rows transposed, [rank, nope].
-        dequantize_rows(a.k_b, h * rank, rank, k_b.data());
-        if (bf16) round_to_bf16(k_b.data(), rank * nope, k_b16.data());
-        const void* lift_keys = bf16 ? static_cast<const void*>(k_b16.data()) : k_b.data();
-        matmul_rows(latent.data(), length, matrix_view(kv_type, lift_keys, rank, nope, nope), head_keys.data());
-        latents.multiply(a.v_b.slice_rows(h * v_dim, v_dim), lifted.data());
-        key_rows = head_keys.data(), value_rows = lifted.data(), key_stride = nope, value_stride = v_dim;
-      }
-      for (int64_t l = 0; l < length; ++l) {
-        const float *nope_part = key_rows + l * key_stride, *rope_part = rope_keys.data() + l * rope_dim;
-        if (bf16) {
-          round_to_bf16(nope_part, nope, keys16.data() + l * qk);
-          round_to_bf16(rope_part, rope_dim, keys16.data() + l * qk + nope);
-          round_to_bf16(value_rows + l * value_stride, v_dim, values16.data() + l * v_dim);
-        } else {
-          std::copy_n(nope_part, nope, keys.data() + l * qk);
-          std::copy_n(rope_part, rope_dim, keys.data() + l * qk + nope);
-        }
-      }
-      const void* key_base = bf16 ? static_cast<const void*>(keys16.data()) : keys.data();
-      const void* value_base = bf16 ? static_cast<const void*>(values16.data()) : value_rows;
-      if (bf16) value_stride = v_dim;  // rounded side by side
+      expand_head(c, a, h, latents, latent.data(), rope_keys.data(), length, head);
       causal_attention(
           queries.data(), 1, positions, length, cache.page_tokens(), scale,
-          [&](int64_t k0, int64_t n) { return matrix_view(kv_type, element(kv_type, key_base, k0 * qk), n, qk, qk); },
-          [&](int64_t k0, int64_t n) {
-            return matrix_view(kv_type, element(kv_type, value_base, k0 * value_stride), n, v_dim, value_stride);
-          },
+          [&](int64_t k0, int64_t n) { return matrix_view(kv_type, element(kv_type, head.key_data(), k0 * qk), n, qk, qk); },
+          [&](int64_t k0, int64_t n) { return matrix_view(kv_type, element(kv_type, head.value_data(), k0 * v_dim), n, v_dim, v_dim); },
           v_dim, o.data());
       for (int64_t i = 0; i < count; ++i)
         std::copy_n(o.data() + i * v_dim, v_dim, heads_out + (tokens[i] * heads + h) * v_dim);

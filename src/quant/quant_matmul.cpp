@@ -139,14 +139,15 @@ std::vector<unsigned char> quant_prepare_rows(const float* x, int64_t m, const W
   return act;
 }
 
-void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, const Weight& w, float* y) {
+void quant_matmul_prepared(const std::vector<unsigned char>& prepared, int64_t first, int64_t m, const Weight& w, float* y) {
   check_weight(w, "quant_matmul_prepared");
   const int64_t k = w.cols, n_rows = w.rows, nb = k / static_cast<int64_t>(dtype_block_elems(w.dtype));
   const size_t act_bytes = quant::act_row_bytes(w.dtype, k);
-  if (m < 0 || act.size() != act_bytes * static_cast<size_t>(m))
-    fail("quant_matmul_prepared: {} rows of activations in {} bytes for a {} weight of {} columns", m, act.size(),
-         dtype_name(w.dtype), k);
+  if (first < 0 || m < 0 || prepared.size() % act_bytes != 0 || static_cast<size_t>(first + m) > prepared.size() / act_bytes)
+    fail("quant_matmul_prepared: rows [{}, {}) of activations in {} bytes for a {} weight of {} columns", first, first + m,
+         prepared.size(), dtype_name(w.dtype), k);
   if (m == 0 || n_rows == 0) return;
+  const unsigned char* act = prepared.data() + first * act_bytes;
   ThreadPool& pool = ThreadPool::global();
   const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
   const RowPointers row(w);
@@ -154,7 +155,7 @@ void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, con
   if (quant::active_dot_isa() == quant::DotIsa::Avx512Vnni) {
     const quant::avx512vnni::Gemm gemm = quant::avx512vnni::gemm_kernel(w.dtype);
     if (gemm.run && m >= gemm.min_rows) {
-      gemm.run(m, act.data(), act_bytes, w.data, row_bytes(w.dtype, w.row_stride), n_rows, k, y);
+      gemm.run(m, act, act_bytes, w.data, row_bytes(w.dtype, w.row_stride), n_rows, k, y);
       return;
     }
   }
@@ -163,7 +164,7 @@ void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, con
     const int64_t group_bytes = group * static_cast<int64_t>(row.stride);
     pool.parallel_pieces(n_rows / group, (matvec_piece_bytes(n_rows * static_cast<int64_t>(row.stride)) + group_bytes - 1) / group_bytes, [&](int, int64_t begin, int64_t end) {
       for (int64_t n = begin * group; n < end * group; n += group)
-        dot(nb, row[n], act.data(), act_bytes, static_cast<int>(m), y + n, n_rows);
+        dot(nb, row[n], act, act_bytes, static_cast<int>(m), y + n, n_rows);
     });
     return;
   }
@@ -177,7 +178,7 @@ void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, con
       for (int64_t i = i0; i < i1; i += quant::kMaxRows) {
         const int nx = static_cast<int>(std::min<int64_t>(quant::kMaxRows, i1 - i));
         for (int64_t n = n0; n < n1; n += group)
-          dot(nb, row[n], act.data() + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
+          dot(nb, row[n], act + i * act_bytes, act_bytes, nx, y + i * n_rows + n, n_rows);
       }
     }
   });
@@ -186,7 +187,7 @@ void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, con
 void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
   check_weight(w, "quant_matmul");
   if (m <= 0 || w.rows == 0) return;
-  quant_matmul_prepared(quant_prepare_rows(x, m, w), m, w, y);
+  quant_matmul_prepared(quant_prepare_rows(x, m, w), 0, m, w, y);
 }
 
 void quant_matvec_rows(const std::vector<unsigned char>& act, const Weight& w, int64_t r0, int64_t r1, float* y) {

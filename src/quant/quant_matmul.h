@@ -21,10 +21,10 @@ namespace dseek {
 void quant_matmul(const float* x, int64_t m, const Weight& w, float* y);
 
 // quant_matmul in two steps, for callers that multiply the same rows by several weights of one
-// format and width: x quantized once for W's format, then y[m, N] = x · Wᵀ from those
-// activations, as quant_matmul computes it.
+// format and width: x quantized once for W's format, then rows [first, first + m) of x times W,
+// y[m, N], from those activations, as quant_matmul computes it.
 std::vector<unsigned char> quant_prepare_rows(const float* x, int64_t m, const Weight& w);
-void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t m, const Weight& w, float* y);
+void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t first, int64_t m, const Weight& w, float* y);
 // For callers that split a product with one row over threads themselves (decode's many small
 // products): any range of W's rows, whole groups of interleaved rows, on the calling thread:
 // y[r0, r1) = rows [r0, r1) of W · x, x prepared as above.

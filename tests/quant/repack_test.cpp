@@ -179,8 +179,9 @@ TEST_P(Repack, PreparedRowsGiveMatmulsResultInRanges) {
 }
 
 // Long prompts' attention: rows prepared once, then row slices of one weight (each head's share
-// of kv_b) give matmul's result bit for bit, on every path a product of m rows takes: the dot
-// kernels of few rows, their tiles for more and, on AVX-512 VNNI, the panels.
+// of kv_b), for all the rows or a block of them, give matmul's result bit for bit, on every path
+// a product of m rows takes: the dot kernels of few rows, their tiles for more and, on AVX-512
+// VNNI, the panels.
 TEST_P(Repack, PreparedRowsGiveMatmulsResultForRowSlices) {
   for_each_isa([] {
     Repacked w(GetParam(), 64, 512, 11);
@@ -190,14 +191,18 @@ TEST_P(Repack, PreparedRowsGiveMatmulsResultForRowSlices) {
         std::vector<float> x = gaussian(m * w.cols, 12), whole(m * w.rows);
         matmul(x.data(), m, weight, whole.data());
         const MatmulInput input(x.data(), m, weight);
-        for (auto [r0, n] : {std::pair<int64_t, int64_t>{0, 16}, {16, 48}}) {
-          std::vector<float> slice(m * n, NAN);
-          input.multiply(weight.slice_rows(r0, n), slice.data());
-          for (int64_t i = 0; i < m; ++i)
-            for (int64_t j = 0; j < n; ++j) ASSERT_EQ(slice[i * n + j], whole[i * w.rows + r0 + j]) << "row " << i << ", column " << r0 + j;
+        for (auto [i0, count] : {std::pair<int64_t, int64_t>{0, m}, {m / 3, m - m / 3}}) {
+          for (auto [r0, n] : {std::pair<int64_t, int64_t>{0, 16}, {16, 48}}) {
+            std::vector<float> slice(count * n, NAN);
+            input.multiply(weight.slice_rows(r0, n), i0, count, slice.data());
+            for (int64_t i = 0; i < count; ++i)
+              for (int64_t j = 0; j < n; ++j)
+                ASSERT_EQ(slice[i * n + j], whole[(i0 + i) * w.rows + r0 + j]) << "row " << i0 + i << ", column " << r0 + j;
+          }
         }
+        std::vector<float> y(m * w.rows);
+        EXPECT_THROW(input.multiply(weight, 1, m, y.data()), Error);  // past the prepared rows
         if (m > 1) {
-          std::vector<float> y(m * w.rows);
           EXPECT_THROW(input.multiply_rows(weight, 0, 16, y.data()), Error);  // ranges take one row
         }
       }
