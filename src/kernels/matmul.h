@@ -4,9 +4,9 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 #include "kernels/weight.h"
+#include "quant/quant_matmul.h"
 
 namespace dseek {
 
@@ -42,7 +42,7 @@ class MatmulInput {
   int64_t m_;
   DType dtype_;
   int64_t cols_;
-  std::vector<unsigned char> quantized_;  // empty for the float formats
+  PreparedRows quantized_;  // none for the float formats
 };
 
 // y[m, K] = x[m, N] · W: each output row is a weighted sum of W's rows.

@@ -127,27 +127,29 @@ static_assert(kTileRows % 16 == 0, "tiles hold whole groups of interleaved rows"
 
 }  // namespace
 
-std::vector<unsigned char> quant_prepare_rows(const float* x, int64_t m, const Weight& w) {
+PreparedRows quant_prepare_rows(const float* x, int64_t m, const Weight& w) {
   check_weight(w, "quant_prepare_rows");
   const int64_t k = w.cols;
-  const size_t act_bytes = quant::act_row_bytes(w.dtype, k);
-  std::vector<unsigned char> act(act_bytes * std::max<int64_t>(m, 0));
+  PreparedRows act;
+  act.rows = std::max<int64_t>(m, 0);
+  act.row_bytes = quant::act_row_bytes(w.dtype, k);
+  act.bytes = std::make_unique_for_overwrite<unsigned char[]>(act.row_bytes * act.rows);
   const quant::ActFn quantize_act = quant::act_quantizer(quant::active_dot_isa());
   ThreadPool::global().parallel_for(m, [&](int, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.data() + i * act_bytes, k);
+    for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.bytes.get() + i * act.row_bytes, k);
   });
   return act;
 }
 
-void quant_matmul_prepared(const std::vector<unsigned char>& prepared, int64_t first, int64_t m, const Weight& w, float* y) {
+void quant_matmul_prepared(const PreparedRows& prepared, int64_t first, int64_t m, const Weight& w, float* y) {
   check_weight(w, "quant_matmul_prepared");
   const int64_t k = w.cols, n_rows = w.rows, nb = k / static_cast<int64_t>(dtype_block_elems(w.dtype));
   const size_t act_bytes = quant::act_row_bytes(w.dtype, k);
-  if (first < 0 || m < 0 || prepared.size() % act_bytes != 0 || static_cast<size_t>(first + m) > prepared.size() / act_bytes)
-    fail("quant_matmul_prepared: rows [{}, {}) of activations in {} bytes for a {} weight of {} columns", first, first + m,
-         prepared.size(), dtype_name(w.dtype), k);
+  if (first < 0 || m < 0 || first + m > prepared.rows || prepared.row_bytes != act_bytes)
+    fail("quant_matmul_prepared: rows [{}, {}) of {} prepared rows of {} bytes for a {} weight of {} columns", first, first + m,
+         prepared.rows, prepared.row_bytes, dtype_name(w.dtype), k);
   if (m == 0 || n_rows == 0) return;
-  const unsigned char* act = prepared.data() + first * act_bytes;
+  const unsigned char* act = prepared.bytes.get() + first * act_bytes;
   ThreadPool& pool = ThreadPool::global();
   const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
   const RowPointers row(w);
@@ -190,15 +192,16 @@ void quant_matmul(const float* x, int64_t m, const Weight& w, float* y) {
   quant_matmul_prepared(quant_prepare_rows(x, m, w), 0, m, w, y);
 }
 
-void quant_matvec_rows(const std::vector<unsigned char>& act, const Weight& w, int64_t r0, int64_t r1, float* y) {
+void quant_matvec_rows(const PreparedRows& act, const Weight& w, int64_t r0, int64_t r1, float* y) {
   const int64_t group = dtype_row_group(w.dtype);
-  if (act.size() != quant::act_row_bytes(w.dtype, w.cols) || r0 < 0 || r1 > w.rows || r0 % group != 0 || r1 % group != 0)
-    fail("quant_matvec_rows: rows [{}, {}) of a {} weight [{}, {}] with activations of {} bytes", r0, r1,
-         dtype_name(w.dtype), w.rows, w.cols, act.size());
+  if (act.rows != 1 || act.row_bytes != quant::act_row_bytes(w.dtype, w.cols) || r0 < 0 || r1 > w.rows || r0 % group != 0 ||
+      r1 % group != 0)
+    fail("quant_matvec_rows: rows [{}, {}) of a {} weight [{}, {}] with {} prepared rows of {} bytes", r0, r1,
+         dtype_name(w.dtype), w.rows, w.cols, act.rows, act.row_bytes);
   const quant::DotFn dot = quant::dot_kernel(w.dtype, quant::active_dot_isa());
   const RowPointers row(w);
   const int64_t nb = w.cols / static_cast<int64_t>(dtype_block_elems(w.dtype));
-  for (int64_t n = r0; n < r1; n += group) dot(nb, row[n], act.data(), act.size(), 1, y + n, w.rows);
+  for (int64_t n = r0; n < r1; n += group) dot(nb, row[n], act.bytes.get(), act.row_bytes, 1, y + n, w.rows);
 }
 
 void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {

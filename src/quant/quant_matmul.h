@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kernels/weight.h"
@@ -20,15 +21,23 @@ namespace dseek {
 // y[m, N] = x[m, K] · Wᵀ, W = [N, K] in a block format (is_quantized, Q8_K excepted).
 void quant_matmul(const float* x, int64_t m, const Weight& w, float* y);
 
+// Rows of activations quantized once for a weight format and width, rows x row_bytes bytes.
+// Left uninitialized until quantized: prefill prepares megabytes of them per product.
+struct PreparedRows {
+  std::unique_ptr<unsigned char[]> bytes;
+  int64_t rows = 0;
+  size_t row_bytes = 0;
+};
+
 // quant_matmul in two steps, for callers that multiply the same rows by several weights of one
 // format and width: x quantized once for W's format, then rows [first, first + m) of x times W,
 // y[m, N], from those activations, as quant_matmul computes it.
-std::vector<unsigned char> quant_prepare_rows(const float* x, int64_t m, const Weight& w);
-void quant_matmul_prepared(const std::vector<unsigned char>& act, int64_t first, int64_t m, const Weight& w, float* y);
+PreparedRows quant_prepare_rows(const float* x, int64_t m, const Weight& w);
+void quant_matmul_prepared(const PreparedRows& act, int64_t first, int64_t m, const Weight& w, float* y);
 // For callers that split a product with one row over threads themselves (decode's many small
 // products): any range of W's rows, whole groups of interleaved rows, on the calling thread:
-// y[r0, r1) = rows [r0, r1) of W · x, x prepared as above.
-void quant_matvec_rows(const std::vector<unsigned char>& act, const Weight& w, int64_t r0, int64_t r1, float* y);
+// y[r0, r1) = rows [r0, r1) of W · x, x one row prepared as above.
+void quant_matvec_rows(const PreparedRows& act, const Weight& w, int64_t r0, int64_t r1, float* y);
 
 // y[m, K] = x[m, N] · W, through dequantized rows (a fallback: no int8 path).
 void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y);
