@@ -86,12 +86,26 @@ int64_t matvec_piece_bytes(int64_t bytes) {
   return std::clamp<int64_t>(bytes / (kPiecesPerThread * ThreadPool::global().size()), 64 << 10, 1 << 20);
 }
 
+MatmulInput::MatmulInput(const MatmulInput& from, std::span<const int64_t> rows)
+    : x_(nullptr), m_(static_cast<int64_t>(rows.size())), dtype_(from.dtype_), cols_(from.cols_) {
+  if (is_quantized(dtype_)) {
+    quantized_ = quant_gather_rows(from.quantized_, rows);
+    return;
+  }
+  gathered_ = std::make_unique_for_overwrite<float[]>(m_ * cols_);
+  for (int64_t i = 0; i < m_; ++i) {
+    if (rows[i] < 0 || rows[i] >= from.m_) fail("row {} of an input of {} rows", rows[i], from.m_);
+    std::copy_n(from.x_ + rows[i] * cols_, cols_, gathered_.get() + i * cols_);
+  }
+  x_ = gathered_.get();
+}
+
 bool MatmulInput::serves(const float* x, const Weight& w) const {
-  return x == x_ && w.dtype == dtype_ && w.cols == cols_;
+  return x == x_ && serves(w);
 }
 
 void MatmulInput::check(const Weight& w) const {
-  if (!serves(x_, w)) fail("rows prepared for {} weights of {} columns used with a {} weight of {}", dtype_name(dtype_), cols_, dtype_name(w.dtype), w.cols);
+  if (!serves(w)) fail("rows prepared for {} weights of {} columns used with a {} weight of {}", dtype_name(dtype_), cols_, dtype_name(w.dtype), w.cols);
 }
 
 void MatmulInput::multiply(const Weight& w, int64_t first, int64_t count, float* y) const {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 
 #include "kernels/weight.h"
 #include "quant/quant_matmul.h"
@@ -26,6 +28,11 @@ int64_t matvec_piece_bytes(int64_t bytes);
 class MatmulInput {
  public:
   MatmulInput(const float* x, int64_t m, const Weight& w);
+  // Rows `rows` of `from`, in that order, as prepared there (quantized rows are copied, not
+  // quantized again): a MoE expert's tokens out of a layer's rows prepared once for all experts.
+  MatmulInput(const MatmulInput& from, std::span<const int64_t> rows);
+  // Whether this input serves weights of w's format and width, whatever its rows.
+  bool serves(const Weight& w) const { return w.dtype == dtype_ && w.cols == cols_; }
   // Whether this input serves x against weights of w's format and width.
   bool serves(const float* x, const Weight& w) const;
   // y[m, N] = x · Wᵀ, as matmul computes it; or of rows [first, first + count) of x, y[count, N].
@@ -42,7 +49,8 @@ class MatmulInput {
   int64_t m_;
   DType dtype_;
   int64_t cols_;
-  PreparedRows quantized_;  // none for the float formats
+  PreparedRows quantized_;             // none for the float formats
+  std::unique_ptr<float[]> gathered_;  // the float formats' rows of a gathered input, which x_ points at
 };
 
 // y[m, K] = x[m, N] · W: each output row is a weighted sum of W's rows.

@@ -133,13 +133,28 @@ void swiglu(float* g, const float* u, int64_t n) {
   for_spans(n, [&](int64_t i0, int64_t i1) { silu_mul(g + i0, u + i0, i1 - i0); });
 }
 
-// SwiGLU feed-forward: down(silu(gate(x)) * up(x)) on n rows.
-void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) {
-  int64_t inner = w.gate.rows;
-  Buffer g(n * inner), u(n * inner);
-  matmul_each({{x, w.gate, g.data()}, {x, w.up, u.data()}}, n);
-  swiglu(g.data(), u.data(), n * inner);
+// down(silu(g) * u) for n rows of gate's and up's outputs; g is overwritten.
+void mlp_down(const MlpWeights& w, Buffer& g, const Buffer& u, int64_t n, float* out) {
+  swiglu(g.data(), u.data(), n * w.gate.rows);
   matmul(g.data(), n, w.down, out);
+}
+
+// SwiGLU feed-forward, down(silu(gate(x)) * up(x)), on the rows of x, prepared for gate and up.
+void mlp(const MlpWeights& w, const MatmulInput& x, int64_t n, float* out) {
+  Buffer g(n * w.gate.rows), u(n * w.up.rows);
+  x.multiply(w.gate, g.data());
+  x.multiply(w.up, u.data());
+  mlp_down(w, g, u, n, out);
+}
+
+// On n rows of x: quantized once for gate and up where they share a format and width, as
+// matmul_each shares one row's.
+void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) {
+  if (n > 1)
+    if (MatmulInput input(x, n, w.gate); input.serves(w.up)) return mlp(w, input, n, out);
+  Buffer g(n * w.gate.rows), u(n * w.up.rows);
+  matmul_each({{x, w.gate, g.data()}, {x, w.up, u.data()}}, n);
+  mlp_down(w, g, u, n, out);
 }
 
 // out[d] = sum of weight_i · mlp_i(x) for one row x: every gate and up product in one
@@ -243,15 +258,21 @@ void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, f
     Route route = gate(c, logits.data() + t * c.n_routed_experts, w.score_bias);
     for (size_t k = 0; k < route.experts.size(); ++k) by_expert[route.experts[k]].emplace_back(t, route.weights[k]);
   }
+  // x quantized once for every expert whose gate and up share the first one's format and
+  // width (all of them, but for per-tensor overrides), rather than twice per expert of each
+  // token: each expert copies its tokens' rows.
+  const MatmulInput prepared(x, n, w.experts.front().gate);
+  auto serves = [&](const MlpWeights& expert) { return prepared.serves(expert.gate) && prepared.serves(expert.up); };
   // Each expert's rows of its tokens' outputs.
   std::vector<Buffer> ys(c.n_routed_experts);
   auto run_expert = [&](int e) {
     const auto& tokens = by_expert[e];
     const auto m = static_cast<int64_t>(tokens.size());
-    Buffer xs(m * d);
-    for (int64_t i = 0; i < m; ++i) std::copy_n(x + tokens[i].first * d, d, xs.data() + i * d);
+    std::vector<int64_t> rows(m);
+    for (int64_t i = 0; i < m; ++i) rows[i] = tokens[i].first;
     ys[e].resize(m * d);
-    mlp(w.experts[e], xs.data(), m, ys[e].data());
+    if (serves(w.experts[e])) return mlp(w.experts[e], MatmulInput(prepared, rows), m, ys[e].data());
+    mlp(w.experts[e], gather_rows(x, d, rows).data(), m, ys[e].data());
   };
   // An expert with at most a thread's share of the tokens runs whole on one thread, these
   // experts balanced over the threads as they run, largest first: dispatching each of its
@@ -285,7 +306,8 @@ void moe(const ModelConfig& c, const MoeWeights& w, const float* x, int64_t n, f
   });
   if (w.shared) {
     Buffer shared(n * d);
-    mlp(*w.shared, x, n, shared.data());
+    if (serves(*w.shared)) mlp(*w.shared, prepared, n, shared.data());
+    else mlp(*w.shared, x, n, shared.data());
     add_in_place(out, shared.data(), n * d);
   }
 }

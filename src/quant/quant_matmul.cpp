@@ -1,6 +1,7 @@
 #include "quant/quant_matmul.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -139,6 +140,18 @@ PreparedRows quant_prepare_rows(const float* x, int64_t m, const Weight& w) {
     for (int64_t i = begin; i < end; ++i) quantize_act(w.dtype, x + i * k, act.bytes.get() + i * act.row_bytes, k);
   });
   return act;
+}
+
+PreparedRows quant_gather_rows(const PreparedRows& from, std::span<const int64_t> rows) {
+  PreparedRows out;
+  out.rows = static_cast<int64_t>(rows.size());
+  out.row_bytes = from.row_bytes;
+  out.bytes = std::make_unique_for_overwrite<unsigned char[]>(out.row_bytes * out.rows);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || rows[i] >= from.rows) fail("quant_gather_rows: row {} of {} prepared rows", rows[i], from.rows);
+    std::memcpy(out.bytes.get() + i * out.row_bytes, from.bytes.get() + rows[i] * from.row_bytes, from.row_bytes);
+  }
+  return out;
 }
 
 void quant_matmul_prepared(const PreparedRows& prepared, int64_t first, int64_t m, const Weight& w, float* y) {

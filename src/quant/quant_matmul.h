@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "kernels/weight.h"
@@ -34,6 +35,9 @@ struct PreparedRows {
 // y[m, N], from those activations, as quant_matmul computes it.
 PreparedRows quant_prepare_rows(const float* x, int64_t m, const Weight& w);
 void quant_matmul_prepared(const PreparedRows& act, int64_t first, int64_t m, const Weight& w, float* y);
+// Rows `rows` of `from`, in that order, as prepared there: a MoE expert's tokens, out of a
+// layer's rows quantized once for every expert.
+PreparedRows quant_gather_rows(const PreparedRows& from, std::span<const int64_t> rows);
 // For callers that split a product with one row over threads themselves (decode's many small
 // products): any range of W's rows, whole groups of interleaved rows, on the calling thread:
 // y[r0, r1) = rows [r0, r1) of W · x, x one row prepared as above.

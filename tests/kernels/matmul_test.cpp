@@ -272,6 +272,23 @@ TEST(Matmul, UnevenThreadCounts) {
   ThreadPool::set_global_threads(physical_cores());
 }
 
+// A gathered input of a float weight holds copies of the chosen rows: its products are matmul's
+// on those rows, bit for bit, after the source rows change.
+TEST(Matmul, GatheredInputCopiesFloatRows) {
+  std::mt19937 rng(6);
+  TestWeight t = make_weight(DType::BF16, 40, 64, 64, rng);
+  std::vector<float> x = random_vector(5 * 64, rng);
+  const std::vector<int64_t> rows{4, 0, 4};
+  std::vector<float> xs(3 * 64), want(3 * 40), got(3 * 40, NAN);
+  for (int i = 0; i < 3; ++i) std::copy_n(x.data() + rows[i] * 64, 64, xs.data() + i * 64);
+  matmul(xs.data(), 3, t.weight, want.data());
+  const MatmulInput gathered(MatmulInput(x.data(), 5, t.weight), rows);
+  std::fill(x.begin(), x.end(), 0.0f);
+  gathered.multiply(t.weight, got.data());
+  EXPECT_EQ(got, want);
+  EXPECT_THROW(MatmulInput(MatmulInput(x.data(), 5, t.weight), std::vector<int64_t>{5}), Error);
+}
+
 // Decode's pieces: 64 KiB for small products, about 16 per thread for larger ones, at most 1 MiB.
 TEST(Matmul, MatvecPiecesGrowWithTheProduct) {
   for (int threads : {1, 2, 8}) {

@@ -210,6 +210,31 @@ TEST_P(Repack, PreparedRowsGiveMatmulsResultForRowSlices) {
   });
 }
 
+// MoE prefill: a layer's rows prepared once, then each expert's tokens gathered from them (in
+// any order, a row more than once), give matmul's result on those rows bit for bit.
+TEST_P(Repack, GatheredPreparedRowsGiveMatmulsResult) {
+  for_each_isa([] {
+    Repacked w(GetParam(), 64, 512, 13);
+    const int64_t m = 40;
+    std::vector<float> x = gaussian(m * w.cols, 14);
+    for (const Weight& weight : {w.source, w.r16}) {
+      const MatmulInput all(x.data(), m, weight);
+      for (const std::vector<int64_t>& rows : {std::vector<int64_t>{7}, {39, 0, 7, 7}, {0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 20, 30, 38, 39}}) {
+        SCOPED_TRACE(std::string(dtype_name(weight.dtype)) + ", " + std::to_string(rows.size()) + " rows");
+        const auto count = static_cast<int64_t>(rows.size());
+        std::vector<float> xs(count * w.cols), want(count * w.rows), got(count * w.rows, NAN);
+        for (int64_t i = 0; i < count; ++i) std::copy_n(x.data() + rows[i] * w.cols, w.cols, xs.data() + i * w.cols);
+        matmul(xs.data(), count, weight, want.data());
+        const MatmulInput gathered(all, rows);
+        EXPECT_TRUE(gathered.serves(weight));
+        gathered.multiply(weight, got.data());
+        for (int64_t i = 0; i < count * w.rows; ++i) ASSERT_EQ(got[i], want[i]) << "row " << i / w.rows << ", column " << i % w.rows;
+      }
+      EXPECT_THROW(MatmulInput(all, std::vector<int64_t>{0, m}), Error);
+    }
+  });
+}
+
 TEST_P(Repack, OnlyDenseRowsInWholeGroups) {
   Repacked w(GetParam(), 32, 256, 8);
   const bool vnni = quant::active_dot_isa() == quant::DotIsa::Avx512Vnni;
