@@ -95,7 +95,32 @@ DSEEK_AVX512 float softmax_block_avx512(float* s, int64_t n, float scale, float&
   return _mm512_reduce_add_ps(sum);
 }
 
+double sum_of_squares_scalar(const float* x, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  return sum;
+}
+
+DSEEK_AVX512 double sum_of_squares_avx512(const float* x, int64_t n) {
+  __m512d low = _mm512_setzero_pd(), high = _mm512_setzero_pd();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    const __m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v)), b = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    low = _mm512_fmadd_pd(a, a, low);
+    high = _mm512_fmadd_pd(b, b, high);
+  }
+  double sum = _mm512_reduce_add_pd(_mm512_add_pd(low, high));
+  for (; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  return sum;
+}
+
 }  // namespace
+
+double sum_of_squares(const float* x, int64_t n) {
+  if (active_isa() == Isa::Avx512) return sum_of_squares_avx512(x, n);
+  return sum_of_squares_scalar(x, n);
+}
 
 void silu_mul(float* g, const float* u, int64_t n) {
   if (active_isa() == Isa::Avx512) return silu_mul_avx512(g, u, n);

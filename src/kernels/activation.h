@@ -17,4 +17,8 @@ void silu_mul(float* g, const float* u, int64_t n);
 // formula in double.
 float softmax_block(float* s, int64_t n, float scale, float& max);
 
+// Σ x[i]² in double (RMSNorm's mean square): in 16 lanes on AVX-512, where one chain of double
+// adds took 1% of pp512 on V2-Lite; within 1e-15 relative of the sum in order.
+double sum_of_squares(const float* x, int64_t n);
+
 }  // namespace dseek

@@ -65,9 +65,7 @@ void rms_norm(const float* x, int64_t rows, int64_t n, const std::vector<float>&
   for_items(rows, n, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* xr = x + r * n;
-      double sum = 0;
-      for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(xr[i]) * xr[i];
-      float scale = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
+      float scale = static_cast<float>(1.0 / std::sqrt(sum_of_squares(xr, n) / n + eps));
       for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * scale * gain[i];
     }
   });

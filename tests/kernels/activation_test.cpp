@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "kernels/cpu.h"
@@ -90,6 +91,26 @@ TEST(Activation, SoftmaxBlocksMatchTheFormula) {
               << isa_name(isa) << " n = " << n << ", block " << block << " at " << i;
         }
       }
+    }
+  }
+  set_isa(best_isa());
+}
+
+// RMSNorm's mean square: Σ x² of floats in double, as the sum in order, on every instruction set,
+// over lengths that reach the vector tail.
+TEST(Activation, SumOfSquaresMatchesTheSumInOrder) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> x(2051);
+  for (float& v : x) v = normal(rng);
+  x[20] = 1e19f;  // squares beyond float's range
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    if (!isa_supported(isa)) continue;
+    set_isa(isa);
+    for (int64_t n : {0, 1, 15, 16, 2048, 2051}) {
+      double want = 0;
+      for (int64_t i = 0; i < n; ++i) want += static_cast<double>(x[i]) * x[i];
+      EXPECT_NEAR(sum_of_squares(x.data(), n), want, 1e-15 * want) << isa_name(isa) << ", n = " << n;
     }
   }
   set_isa(best_isa());
