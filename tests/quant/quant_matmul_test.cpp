@@ -151,19 +151,21 @@ TEST(QuantGemm, VnniPanelsMatchScalar) {
 }
 
 TEST(QuantDot, ActivationQuantizersAgreeByteForByte) {
-  std::vector<float> x = gaussian(1024, 3);
+  std::vector<float> x = gaussian(1408, 3);
   x[100] = 1e-30f;  // tiny and huge values, and an all-zero block
   x[5] = -300.0f;
   std::fill(x.begin() + 512, x.begin() + 768, 0.0f);
-  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
-    const size_t bytes = quant::act_row_bytes(t, 1024);
+  // 1408 values (V2-Lite's expert width): 44 blocks of 32, not a multiple of the 16 whose sums
+  // the AVX-512 quantizer takes at once.
+  for (auto [t, k] : {std::pair{DType::Q8_0, 1024}, {DType::Q8_0, 1408}, {DType::Q4_K, 1024}, {DType::Q6_K, 1024}}) {
+    const size_t bytes = quant::act_row_bytes(t, k);
     std::vector<unsigned char> want(bytes), got(bytes);
-    quant::scalar::quantize_act_row(t, x.data(), want.data(), 1024);
+    quant::scalar::quantize_act_row(t, x.data(), want.data(), k);
     for (quant::DotIsa isa : {quant::DotIsa::Avx2, quant::DotIsa::Avx512Bw, quant::DotIsa::Avx512Vnni}) {
       if (!quant::dot_isa_supported(isa)) continue;
       std::fill(got.begin(), got.end(), 0xAA);
-      quant::act_quantizer(isa)(t, x.data(), got.data(), 1024);
-      EXPECT_EQ(got, want) << dtype_name(t) << " " << quant::dot_isa_name(isa);
+      quant::act_quantizer(isa)(t, x.data(), got.data(), k);
+      EXPECT_EQ(got, want) << dtype_name(t) << " " << k << " " << quant::dot_isa_name(isa);
     }
   }
 }
