@@ -107,12 +107,14 @@ struct RowPointers {
   const char* operator[](int64_t r) const { return data + stride * static_cast<size_t>(r); }
 };
 
-// Blocks [b0, b1) of row n as F32: the fallbacks' way into every format.
-void dequantize_blocks(const Weight& w, const RowPointers& row, int64_t n, int64_t b0, int64_t b1, float* out) {
+// Blocks [b0, b1) of row n as F32: the fallbacks' way into every format. Interleaved rows are
+// unpacked into `blocks` first, which callers keep from row to row.
+void dequantize_blocks(const Weight& w, const RowPointers& row, int64_t n, int64_t b0, int64_t b1, float* out,
+                       std::vector<unsigned char>& blocks) {
   const int64_t block = static_cast<int64_t>(dtype_block_elems(w.dtype));
   if (dtype_row_group(w.dtype) > 1) {
     const DType source = interleaved_source(w.dtype);
-    std::vector<unsigned char> blocks(row_bytes(source, (b1 - b0) * block));
+    blocks.resize(row_bytes(source, (b1 - b0) * block));
     unpack_interleaved_row(w, n, b0, b1 - b0, blocks.data());
     dequantize_row(source, blocks.data(), out, (b1 - b0) * block);
   } else {
@@ -225,9 +227,10 @@ void quant_matmul_rows(const float* x, int64_t m, const Weight& w, float* y) {
   ThreadPool::global().parallel_for(nb, [&](int, int64_t b0, int64_t b1) {
     const int64_t c0 = b0 * block, cols = (b1 - b0) * block;
     std::vector<float> row(cols);
+    std::vector<unsigned char> blocks;
     for (int64_t i = 0; i < m; ++i) std::fill(y + i * k + c0, y + i * k + c0 + cols, 0.0f);
     for (int64_t n = 0; n < w.rows; ++n) {
-      dequantize_blocks(w, weight_row, n, b0, b1, row.data());
+      dequantize_blocks(w, weight_row, n, b0, b1, row.data(), blocks);
       for (int64_t i = 0; i < m; ++i) {
         const float a = x[i * w.rows + n];
         float* yi = y + i * k + c0;
@@ -243,7 +246,8 @@ void quant_dequantize_rows(const Weight& w, int64_t begin, int64_t count, float*
     fail("quant_dequantize_rows: rows [{}, {}) are outside a weight of {} rows", begin, begin + count, w.rows);
   const RowPointers row(w);
   const int64_t nb = w.cols / static_cast<int64_t>(dtype_block_elems(w.dtype));
-  for (int64_t r = 0; r < count; ++r) dequantize_blocks(w, row, begin + r, 0, nb, out + r * w.cols);
+  std::vector<unsigned char> blocks;
+  for (int64_t r = 0; r < count; ++r) dequantize_blocks(w, row, begin + r, 0, nb, out + r * w.cols, blocks);
 }
 
 }  // namespace dseek
