@@ -148,8 +148,7 @@ void mlp(const MlpWeights& w, const MatmulInput& x, int64_t n, float* out) {
 // On n rows of x: quantized once for gate and up where they share a format and width, as
 // matmul_each shares one row's.
 void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) {
-  if (n > 1)
-    if (MatmulInput input(x, n, w.gate); input.serves(w.up)) return mlp(w, input, n, out);
+  if (n > 1 && w.gate.dtype == w.up.dtype && w.gate.cols == w.up.cols) return mlp(w, MatmulInput(x, n, w.gate), n, out);
   Buffer g(n * w.gate.rows), u(n * w.up.rows);
   matmul_each({{x, w.gate, g.data()}, {x, w.up, u.data()}}, n);
   mlp_down(w, g, u, n, out);
