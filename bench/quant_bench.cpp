@@ -134,6 +134,8 @@ BENCHMARK_CAPTURE(QuantGemv, Q8_0_R16, DType::Q8_0_R16)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q6_K, DType::Q6_K)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q5_0, DType::Q5_0)->Apply(GemvShapes);
 BENCHMARK_CAPTURE(QuantGemv, Q5_0_R16, DType::Q5_0_R16)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q3_K, DType::Q3_K)->Apply(GemvShapes);
+BENCHMARK_CAPTURE(QuantGemv, Q2_K, DType::Q2_K)->Apply(GemvShapes);
 
 }  // namespace
 }  // namespace dseek

@@ -224,17 +224,18 @@ DSEEK_TARGET void dot_q3_k(int64_t nb, const void* wv, const void* xv, size_t x_
   for (int r = 0; r < NX; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const float d = _cvtsh_ss(w[b].d);
-    int8_t sc[16];
-    q3k_scales(w[b].scales, sc);
-    const __m256i scales16 = _mm256_sub_epi16(
-        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc))), _mm256_set1_epi16(32));
+    const __m128i packed = q3k_scales_sse2(w[b].scales);
+    const __m256i scales16 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(packed), _mm256_set1_epi16(32));
+    const __m256i both = _mm256_broadcastsi128_si256(packed);
     const __m256i hmask = load256(w[b].hmask);
     __m256i q[8], scale[8];
     for (int c = 0; c < 8; ++c) {
       const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << c));
       const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), bit), _mm256_set1_epi8(4));
       q[c] = _mm256_or_si256(crumbs(w[b].qs, c), high);
-      scale[c] = pair_scale(sc[2 * c] - 32, sc[2 * c + 1] - 32);
+      // Byte 2c of the scales to the low half's words, 2c + 1 to the high half's (0x80: zero).
+      const __m256i pick = pair_scale(0x8000 | (2 * c), 0x8000 | (2 * c + 1));
+      scale[c] = _mm256_sub_epi16(_mm256_shuffle_epi8(both, pick), _mm256_set1_epi16(32));
     }
     for (int r = 0; r < NX; ++r) {
       const BlockQ8_K* x = act_row<BlockQ8_K>(xv, x_stride, r) + b;

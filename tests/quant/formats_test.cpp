@@ -149,6 +149,21 @@ TEST(QuantLayout, Q3_K) {
   }
 }
 
+#if defined(__SSE2__)
+// The SIMD kernels' register form of the Q3_K scales unpacks every bit as the scalar one does.
+TEST(QuantLayout, Q3_KScalesInRegisterMatchScalar) {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    uint8_t packed[12];
+    for (uint8_t& byte : packed) byte = static_cast<uint8_t>(rng());
+    int8_t want[16], got[16];
+    q3k_scales(packed, want);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(got), q3k_scales_sse2(packed));
+    for (int i = 0; i < 16; ++i) EXPECT_EQ(got[i], want[i]) << "scale " << i << " of trial " << trial;
+  }
+}
+#endif
+
 TEST(QuantLayout, Q4_K) {
   BlockQ4_K b{};
   b.d = f32_to_f16(2.0f);
